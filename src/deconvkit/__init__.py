@@ -1,0 +1,12 @@
+"""deconvkit: 3D deconvolution microscopy from composable operators, costs and solvers."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import operators
+
+try:
+    __version__ = version("deconvkit")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = ["operators", "__version__"]

@@ -1,0 +1,83 @@
+"""Elementwise operators: Identity, Diagonal (weights) and Mask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._backend import get_array_module, rfft_shape
+from ._base import Operator, _shape_text
+from ._checks import check_finite, check_shape
+
+__all__ = ["Identity", "Diagonal", "Mask"]
+
+
+class Identity(Operator):
+    """``I x = x`` on arrays of ``shape``; a circulant member with transfer function 1."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any = "float32") -> None:
+        shape = check_shape(shape)
+        super().__init__(shape, shape, dtype=dtype)
+        self.circulant_shape = shape
+
+    def _forward(self, x):
+        return x.copy()
+
+    _adjoint_apply = _forward
+
+    def _adjoint(self):
+        return self
+
+    def _compute_lipschitz(self):
+        return 1.0
+
+    def _compute_blocks(self, dtype):
+        return np.ones((1, 1, *rfft_shape(self.dims)), dtype=dtype)
+
+
+class Diagonal(Operator):
+    r"""Elementwise weights: :math:`(W x)[n] = w[n]\, x[n]`, adjoint :math:`\bar w[n]\, y[n]`.
+
+    Parameters
+    ----------
+    weights : array
+        The weights, with the shape of the arrays the operator acts on.
+    """
+
+    def __init__(self, weights: Any) -> None:
+        xp = get_array_module(weights)
+        weights = xp.asarray(weights)
+        check_shape(weights.shape, "the weights' shape")
+        check_finite(weights, "the weights")
+        super().__init__(weights.shape, weights.shape, dtype=np.result_type(weights.dtype, np.float32))
+        self.weights = weights
+        self._cast: dict[np.dtype, Any] = {}
+
+    def _weights_for(self, dtype):
+        if dtype not in self._cast:
+            self._cast[dtype] = self.weights.astype(dtype, copy=False)
+        return self._cast[dtype]
+
+    def _forward(self, x):
+        return x * self._weights_for(x.dtype)
+
+    def _adjoint_apply(self, y):
+        return y * self._weights_for(y.dtype).conj()
+
+    def _compute_lipschitz(self):
+        return float(get_array_module(self.weights).max(abs(self.weights)))
+
+    def __repr__(self):
+        return f"{self.name}({_shape_text(self.dims)})"
+
+
+class Mask(Diagonal):
+    """Keep the voxels where ``mask`` is true, zero the others (self-adjoint projection)."""
+
+    def __init__(self, mask: Any) -> None:
+        xp = get_array_module(mask)
+        super().__init__(xp.asarray(mask, dtype=bool).astype(np.float32))
+
+    def _adjoint(self):
+        return self
