@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._backend import complex_dtype, get_array_module, irfftn, real_dtype, rfft_shape, rfftn
-from ._base import Operator, _shape_text
+from ._base import Operator, _blocks_norm, _shape_text
 
 __all__ = ["Circulant", "multiply_blocks", "inverse"]
 
@@ -79,6 +79,9 @@ class Circulant(Operator):
 
     def _compute_blocks(self, dtype: np.dtype) -> Any:
         return self._stored_blocks.astype(dtype)
+
+    def _compute_lipschitz(self) -> float:
+        return _blocks_norm(self._stored_blocks)
 
     def __repr__(self) -> str:
         if self.name != type(self).__name__:
