@@ -72,6 +72,11 @@ class Operator(LinearOperator):
     #: operators are better applied as one transfer function).
     applies_by_fft = False
 
+    @property
+    def semi_orthogonal(self) -> float | None:
+        """``ν`` when ``A Aᴴ = ν I`` (then ``f ∘ A`` has a closed-form prox), else None."""
+        return None
+
     def __init__(
         self,
         dims: tuple[int, ...],
@@ -307,6 +312,11 @@ class Product(_Composite):
         la, lb = getattr(self.a, "lipschitz", None), getattr(self.b, "lipschitz", None)
         return None if la is None or lb is None else la * lb
 
+    @property
+    def semi_orthogonal(self):
+        na, nb = getattr(self.a, "semi_orthogonal", None), getattr(self.b, "semi_orthogonal", None)
+        return None if na is None or nb is None else na * nb
+
     def _compute_blocks(self, dtype):
         from ._circulant import multiply_blocks
 
@@ -362,6 +372,11 @@ class Scaled(_Composite):
     def _compute_lipschitz(self):
         lipschitz = getattr(self.op, "lipschitz", None)
         return None if lipschitz is None else abs(self.scalar) * lipschitz
+
+    @property
+    def semi_orthogonal(self):
+        nu = getattr(self.op, "semi_orthogonal", None)
+        return None if nu is None else self.scalar**2 * nu
 
     def _compute_blocks(self, dtype):
         return self.op.circulant_blocks(dtype) * self.scalar

@@ -59,6 +59,10 @@ class Crop(Operator):
     def _adjoint(self):
         return Pad(self.dimsd, self.dims, self.offset)
 
+    @property
+    def semi_orthogonal(self):
+        return 1.0  # S Sᴴ = I
+
     def _compute_lipschitz(self):
         return 1.0
 

@@ -32,6 +32,10 @@ class Identity(Operator):
     def _compute_lipschitz(self):
         return 1.0
 
+    @property
+    def semi_orthogonal(self):
+        return 1.0
+
     def _compute_blocks(self, dtype):
         return np.ones((1, 1, *rfft_shape(self.dims)), dtype=dtype)
 
