@@ -1,0 +1,166 @@
+"""One description per method and parameter, driving the API, the command line and the docs."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+__all__ = ["Parameter", "Method", "register", "get", "available", "COMMON", "ITERATIVE"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A method parameter: name, type, default, valid range or choices, one-line help."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    range: tuple[float | None, float | None] | None = None
+    choices: tuple[Any, ...] | None = None
+
+    def validate(self, value: Any, method: str) -> Any:
+        """The value converted to the parameter's type, or a ValueError that says what is allowed."""
+        if self.choices is not None:
+            if value not in self.choices:
+                raise ValueError(
+                    f"{method}: {self.name} must be one of {', '.join(map(str, self.choices))}; "
+                    f"got {value!r}"
+                )
+            return value
+        if self.type in (int, float):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{method}: {self.name} must be a number, got {value!r}")
+            if self.type is int and int(value) != value:
+                raise ValueError(f"{method}: {self.name} must be a whole number, got {value!r}")
+            value = self.type(value)
+            low, high = self.range or (None, None)
+            if (low is not None and value < low) or (high is not None and value > high):
+                bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+                raise ValueError(f"{method}: {self.name} must lie in {bounds}, got {value}")
+        elif self.type is bool:
+            if not isinstance(value, bool):
+                raise ValueError(f"{method}: {self.name} must be True or False, got {value!r}")
+        return value
+
+    def describe(self) -> str:
+        """One line: name, type, default, range or choices, help."""
+        allowed = ""
+        if self.choices:
+            allowed = " {" + ", ".join(map(str, self.choices)) + "}"
+        elif self.range:
+            low, high = self.range
+            allowed = f" in [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        return f"{self.name} ({self.type.__name__}, default {self.default!r}{allowed}): {self.help}"
+
+
+@dataclass(frozen=True)
+class Method:
+    """A named deconvolution method of the catalogue."""
+
+    name: str
+    summary: str
+    model: str
+    regularization: str
+    solver: str
+    iterative: bool
+    parameters: tuple[Parameter, ...]
+    build: Callable[..., Any] = field(repr=False)
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def all_parameters(self) -> tuple[Parameter, ...]:
+        """The method's own parameters, then the common ones."""
+        return self.parameters + COMMON + (ITERATIVE if self.iterative else ())
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.all_parameters}
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Defaults completed by ``params``, each checked; unknown names are refused."""
+        known = {p.name: p for p in self.all_parameters}
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{self.name} has no parameter {', '.join(map(repr, unknown))}; its parameters "
+                f"are: {', '.join(known)}"
+            )
+        values = self.defaults()
+        for name, value in params.items():
+            if value is None and known[name].default is None:
+                values[name] = None
+                continue
+            if known[name].type is object:
+                values[name] = value
+                continue
+            values[name] = known[name].validate(value, self.name)
+        return values
+
+    def describe(self) -> str:
+        lines = [f"{self.name}: {self.summary}"]
+        lines += [f"    {p.describe()}" for p in self.parameters]
+        return "\n".join(lines)
+
+
+COMMON = (
+    Parameter("boundary", str, "extended",
+              "object domain: image + PSF margin (extended), circular, or mirror-padded",
+              choices=("extended", "periodic", "reflect")),
+    Parameter("background", object, 0.0, "background b in y ≈ Hx + b: a number, a map, or 'auto'"),
+    Parameter("spacing", object, None, "voxel size in µm (dz, dy, dx); 1 if not given"),
+    Parameter("apodize", int, 0, "periodic only: voxels blended into the mean at each edge",
+              range=(0, None)),
+)
+
+ITERATIVE = (
+    Parameter("max_iter", int, 100, "number of iterations (the upper limit with stop='auto')",
+              range=(1, None)),
+    Parameter("stop", str, "max_iter",
+              "'max_iter': run all iterations; 'auto': stop at the noise level (discrepancy)",
+              choices=("max_iter", "auto")),
+    Parameter("clip_negative", bool, False,
+              "Poisson methods: clip negative data to 0 instead of refusing them"),
+)
+
+_CATALOGUE: dict[str, Method] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(
+    name: str,
+    summary: str,
+    *,
+    model: str,
+    regularization: str,
+    solver: str,
+    iterative: bool,
+    parameters: tuple[Parameter, ...] = (),
+    aliases: tuple[str, ...] = (),
+) -> Callable:
+    """Decorator adding ``build(problem, **params) -> Result`` to the catalogue."""
+
+    def decorate(build: Callable) -> Callable:
+        method = Method(name, summary, model, regularization, solver, iterative, parameters,
+                        build, aliases)
+        _CATALOGUE[name] = method
+        for alias in (name, *aliases):
+            _ALIASES[alias.lower()] = name
+        return build
+
+    return decorate
+
+
+def get(name: str) -> Method:
+    """The method called ``name`` (DeconvolutionLab2's short names and aliases accepted)."""
+    key = str(name).lower()
+    if key not in _ALIASES:
+        raise ValueError(
+            f"unknown method {name!r}; available methods: {', '.join(_CATALOGUE)}"
+        )
+    return _CATALOGUE[_ALIASES[key]]
+
+
+def available() -> dict[str, Method]:
+    """The catalogue: method name to :class:`Method` (summary, parameters, solver)."""
+    return dict(_CATALOGUE)
