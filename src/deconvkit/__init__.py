@@ -2,11 +2,11 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import operators
+from . import io, operators
 
 try:
     __version__ = version("deconvkit")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["operators", "__version__"]
+__all__ = ["io", "operators", "__version__"]
