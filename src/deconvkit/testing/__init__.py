@@ -9,6 +9,10 @@ A user's adjoint test is three lines::
     def test_my_operator(shape):
         check_adjoint(MyOperator(shape))
 
+Costs have their checks too: ``check_gradient(cost, x)`` (finite
+differences), ``check_prox(cost, x, tau)`` (optimality, perturbations, Moreau
+identity, projections), ``check_cost_dtype`` and ``check_cost_not_mutated``.
+
 ``strategies`` needs hypothesis (``pip install deconvkit[test]``) and is
 imported on first use.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._costs import check_cost_dtype, check_cost_not_mutated, check_gradient, check_prox
 from ._operators import (
     check_adjoint,
     check_dtype_preserved,
@@ -32,12 +37,16 @@ from ._operators import (
 
 __all__ = [
     "check_adjoint",
-    "check_linearity",
+    "check_cost_dtype",
+    "check_cost_not_mutated",
     "check_dtype_preserved",
-    "check_not_mutated",
+    "check_gradient",
+    "check_linearity",
     "check_lipschitz",
-    "check_shapes",
+    "check_not_mutated",
     "check_operator",
+    "check_prox",
+    "check_shapes",
     "default_rtol",
     "random_array",
     "strategies",
