@@ -1,0 +1,361 @@
+"""The one loop every solver runs: :class:`Solver`, its :class:`State` and :class:`Result`.
+
+A solver is built from costs and operators and its parameters; ``run`` then
+iterates ``x ← step(x)`` until a stopping rule, the iteration cap or the
+divergence guard says stop, recording a history row every ``record_every``
+iterations:
+
+=================== ==========================================================
+``iteration``       the iteration number (0 is the starting point)
+``objective``       the value minimized, when the solver tracks it (``nan``
+                    rows otherwise; indicator terms are left out, see the
+                    solver's ``objective_note``)
+``relative_change`` :math:`\\|x_k - x_{k-1}\\| / \\|x_{k-1}\\|` (``nan`` at 0)
+``time``            seconds since the run began
+``nrmse``, ``psnr`` with ``ground_truth=``: :math:`\\|x - g\\| / \\|g\\|`
+                    (plain, no affine fit) and
+                    :math:`10\\log_{10}(\\mathrm{range}(g)^2 / \\mathrm{mse})`
+=================== ==========================================================
+
+plus the solver's own diagnostics (ADMM's residuals, FISTA's restarts, ...).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+from pylops.utils.backend import get_array_module
+
+from ._callbacks import Callback, ProgressLine
+from ._stopping import StoppingRule, StopReason
+
+__all__ = ["Solver", "State", "Result", "StopReason", "check_max_iter"]
+
+#: Divergence: the objective exceeds its reference by this factor (orders of magnitude).
+DIVERGENCE_FACTOR = 1e4
+
+
+@dataclass
+class Result:
+    """What :meth:`Solver.run` returns.
+
+    Attributes
+    ----------
+    x : array
+        The estimate (the last finite iterate if the run diverged).
+    history : dict of str to list
+        One row per recorded iteration (see the module notes for the keys).
+    n_iter : int
+        Number of iterations behind ``x``.
+    stop_reason : str
+        Why the run stopped, in words.
+    converged : bool
+        True when a tolerance rule (``RelativeChange``, ``ObjectiveChange``)
+        stopped the run; False for an iteration cap, a time limit or divergence.
+    solver : str
+        The solver's name.
+    """
+
+    x: Any
+    history: dict[str, list]
+    n_iter: int
+    stop_reason: str
+    converged: bool = False
+    solver: str = ""
+    diverged: bool = False
+
+    def __repr__(self) -> str:
+        shape = "x".join(str(n) for n in getattr(self.x, "shape", ()))
+        return (
+            f"Result({self.solver}, x: {shape}, n_iter={self.n_iter}, "
+            f"stop_reason={str(self.stop_reason)!r})"
+        )
+
+
+@dataclass
+class State:
+    """What callbacks and stopping rules see at each iteration."""
+
+    solver_name: str
+    iteration: int = 0
+    x: Any = None
+    history: dict[str, list] = field(default_factory=dict)
+    elapsed: float = 0.0
+    objective: float | None = None
+    relative_change: float | None = None
+    recorded: bool = False
+    stop_reason: str | None = None
+    solver: Any = None
+
+
+def check_max_iter(max_iter: Any) -> int:
+    """``max_iter`` must be a positive integer."""
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter <= 0:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    return int(max_iter)
+
+
+def _norm(x: Any) -> float:
+    xp = get_array_module(x)
+    return float(xp.sqrt(xp.vdot(x.ravel(), x.ravel()).real))
+
+
+def _crop_centre(x: Any, shape: tuple[int, ...]) -> Any:
+    window = tuple(slice((n - m) // 2, (n - m) // 2 + m) for n, m in zip(x.shape, shape))
+    return x[window]
+
+
+class Solver:
+    """Base class: the loop, the history, stopping, callbacks and the divergence guard.
+
+    Subclasses set ``shape`` and ``dtype`` in ``__init__`` and implement
+
+    * ``_start(x0) -> x``: set up auxiliary variables from a starting point
+      (``x0`` already checked, or None for the solver's default);
+    * ``_iterate(x) -> x_new``: one iteration; it must return a new array (it
+      may reuse buffers other than ``x``);
+    * ``_objective(x) -> float`` when ``tracks_objective`` is True;
+    * optionally ``_diagnostics() -> dict`` of extra history values.
+    """
+
+    name = "Solver"
+    default_max_iter = 100
+    tracks_objective = True
+    #: How the objective is defined (shown in docs and ``repr``).
+    objective_note = ""
+
+    shape: tuple[int, ...] = ()
+    dtype: Any = np.float32
+
+    # -- hooks -----------------------------------------------------------
+    def _start(self, x0: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _iterate(self, x: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _objective(self, x: Any) -> float:
+        return math.nan
+
+    def _diagnostics(self) -> dict[str, float]:
+        return {}
+
+    def _default_x0(self) -> Any:
+        return np.zeros(self.shape, dtype=self.dtype)
+
+    # -- the loop --------------------------------------------------------
+    def _check_x0(self, x0: Any) -> Any:
+        if isinstance(x0, Result):
+            x0 = x0.x
+        if x0 is None:
+            return self._default_x0()
+        xp = get_array_module(x0)
+        x0 = xp.asarray(x0)
+        if tuple(x0.shape) != tuple(self.shape):
+            raise ValueError(
+                f"{self.name}: x0 has shape {x0.shape} but the problem's unknown has shape "
+                f"{tuple(self.shape)}"
+            )
+        if not bool(xp.all(xp.isfinite(x0))):
+            raise ValueError(f"{self.name}: x0 contains NaN or infinite values")
+        dtype = x0.dtype if x0.dtype.kind == "f" else self.dtype
+        return x0.astype(dtype, copy=True)
+
+    def run(
+        self,
+        x0: Any = None,
+        max_iter: int | None = None,
+        stop: StoppingRule | None = None,
+        callbacks: Iterable[Callback] = (),
+        progress: bool | int = False,
+        ground_truth: Any = None,
+        record_every: int = 1,
+    ) -> Result:
+        """Iterate from ``x0`` until a stopping rule or ``max_iter`` says stop.
+
+        Parameters
+        ----------
+        x0 : array or Result, optional
+            Starting point (warm start; a previous ``Result`` continues from its
+            ``x``). The solver's default otherwise (zeros; for RichardsonLucy a
+            flat image with the data's flux). Never modified.
+        max_iter : int, optional
+            Iteration cap, always applied; by default the ``MaxIter`` inside
+            ``stop`` if any, else the solver's ``default_max_iter``.
+        stop : StoppingRule, optional
+            E.g. ``RelativeChange(1e-4) | TimeLimit(60)``; checked at recorded
+            iterations.
+        callbacks : iterable of Callback
+            Their ``begin``/``step``/``end`` hooks are called with the state.
+        progress : bool or int
+            Print a progress line to stderr every 10 (or ``progress``) iterations.
+        ground_truth : array, optional
+            Adds ``nrmse`` and ``psnr`` to the history. Of ``x``'s shape, or
+            smaller: then compared with the centred window of ``x`` (the
+            field of view inside an extended domain).
+        record_every : int
+            Record the history (objective, relative change, metrics, stopping
+            rules, divergence guard) every this many iterations, and at the last.
+
+        Returns
+        -------
+        Result
+        """
+        if stop is not None and not isinstance(stop, StoppingRule):
+            raise TypeError(
+                f"stop must be a stopping rule such as MaxIter(100) | RelativeChange(1e-4), "
+                f"got {stop!r}"
+            )
+        if max_iter is None:
+            max_iter = (stop.max_iter if stop is not None else None) or self.default_max_iter
+        max_iter = check_max_iter(max_iter)
+        if isinstance(record_every, bool) or not isinstance(record_every, numbers.Integral) or record_every <= 0:
+            raise ValueError(f"record_every must be a positive integer, got {record_every!r}")
+        callbacks = list(callbacks)
+        if progress:
+            every = 10 if progress is True else int(progress)
+            callbacks.append(ProgressLine(every=every))
+        if stop is not None:
+            stop.reset()
+        truth = None
+        if ground_truth is not None:
+            truth = np.asarray(ground_truth, dtype=np.float64)
+            if truth.ndim != len(self.shape) or any(
+                m > n for m, n in zip(truth.shape, self.shape)
+            ):
+                raise ValueError(
+                    f"{self.name}: ground_truth of shape {truth.shape} does not fit x of shape "
+                    f"{tuple(self.shape)} (same shape, or a centred window of it)"
+                )
+
+        x = self._start(self._check_x0(x0))
+        history: dict[str, list] = {"iteration": [], "objective": [], "relative_change": [], "time": []}
+        state = State(self.name, 0, x, history, solver=self)
+        t0 = time.perf_counter()
+        self._record(state, x, math.nan, truth, t0)
+        reference = state.objective  # for the divergence test
+        best = reference
+        good = x if record_every == 1 else x.copy()
+        for callback in callbacks:
+            callback.begin(state)
+
+        reason: StopReason | None = None
+        diverged = False
+        n_iter = 0
+        norm_at = (0, _norm(x))  # (iteration, ‖x‖) of the last norm computed
+        k = 0
+        for k in range(1, max_iter + 1):
+            prev = x
+            x = self._iterate(x)
+            state.iteration, state.x, state.recorded = k, x, False
+            if k % record_every == 0 or k == max_iter:
+                prev_norm = norm_at[1] if norm_at[0] == k - 1 else _norm(prev)
+                diff = x - prev
+                change_norm = _norm(diff)
+                del diff
+                x_norm = _norm(x)
+                norm_at = (k, x_norm)
+                if prev_norm > 0:
+                    change = change_norm / prev_norm
+                else:
+                    change = math.nan if change_norm == 0 else math.inf  # from 0 to 0: undefined
+                objective = self._objective(x) if self.tracks_objective else math.nan
+                bad = self._check_divergence(change_norm, x_norm, objective, reference, best)
+                if bad:
+                    x = good
+                    n_iter = history["iteration"][-1]
+                    reason = StopReason(
+                        f"{bad} at iteration {k}: stopped and returned the last finite iterate "
+                        f"(iteration {n_iter}); reduce the step size / penalty or check the data"
+                    )
+                    diverged = True
+                    state.x, state.iteration = x, n_iter
+                    break
+                state.relative_change = change
+                self._record(state, x, change, truth, t0, objective)
+                if math.isfinite(objective):
+                    best = objective if not math.isfinite(best) else min(best, objective)
+                good = x if record_every == 1 else x.copy()
+                state.recorded = True
+                if stop is not None:
+                    text = stop(state)
+                    if text:
+                        reason = text if isinstance(text, StopReason) else StopReason(text)
+                        n_iter = k
+            state.elapsed = time.perf_counter() - t0
+            for callback in callbacks:
+                callback.step(state)
+            if reason is not None:
+                break
+        else:
+            n_iter = max_iter
+            reason = StopReason(f"reached the maximum number of iterations ({max_iter})")
+        state.stop_reason = reason
+        state.elapsed = time.perf_counter() - t0
+        for callback in callbacks:
+            callback.end(state)
+        return Result(
+            x=x,
+            history=history,
+            n_iter=n_iter,
+            stop_reason=reason,
+            converged=bool(getattr(reason, "converged", False)),
+            solver=self.name,
+            diverged=diverged,
+        )
+
+    # -- helpers -------------------------------------------------------------
+    def _record(self, state: State, x: Any, change: float, truth: Any, t0: float,
+                objective: float | None = None) -> None:
+        history = state.history
+        if state.iteration == 0:
+            objective = self._objective(x) if self.tracks_objective else math.nan
+        state.objective = objective
+        history["iteration"].append(state.iteration)
+        history["objective"].append(float(objective))
+        history["relative_change"].append(float(change))
+        state.elapsed = time.perf_counter() - t0
+        history["time"].append(state.elapsed)
+        for key, value in self._diagnostics().items():
+            history.setdefault(key, []).append(value)
+        if truth is not None:
+            estimate = np.asarray(x, dtype=np.float64)
+            if estimate.shape != truth.shape:
+                estimate = _crop_centre(estimate, truth.shape)
+            error = estimate - truth
+            mse = float(np.mean(error * error))
+            scale = float(np.sqrt(np.sum(truth * truth)))
+            history.setdefault("nrmse", []).append(
+                float(np.sqrt(np.sum(error * error))) / scale if scale > 0 else math.inf
+            )
+            data_range = float(truth.max() - truth.min()) or 1.0
+            history.setdefault("psnr", []).append(
+                10 * math.log10(data_range**2 / mse) if mse > 0 else math.inf
+            )
+
+    def _check_divergence(self, change_norm: float, x_norm: float, objective: float,
+                          reference: float, best: float) -> str | None:
+        if not (math.isfinite(change_norm) and math.isfinite(x_norm)):
+            return "NaN or Inf in the iterate"
+        if not self.tracks_objective:
+            return None
+        if math.isnan(objective) or objective == math.inf or objective == -math.inf:
+            return f"the objective became {objective}"
+        if reference is None or not math.isfinite(reference):
+            return None
+        floor = best if best is not None and math.isfinite(best) else reference
+        scale = max(abs(reference), abs(floor))
+        if scale > 0 and objective - floor > DIVERGENCE_FACTOR * scale:
+            return (
+                f"divergence (the objective grew from {floor:.3g} to {objective:.3g}, "
+                f"more than {DIVERGENCE_FACTOR:g} times)"
+            )
+        return None
+
+    def __repr__(self) -> str:
+        return f"{self.name}({'x'.join(str(n) for n in self.shape)})"

@@ -1,0 +1,99 @@
+r"""Closed-form minimizers of quadratic problems through the circulant algebra."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pylops.utils.backend import get_array_module
+
+from ..operators import Identity
+from ._terms import Term, apply, apply_adjoint, common_shape, problem_dtype, split_terms
+
+__all__ = ["solve_quadratic", "quadratic_form"]
+
+
+def quadratic_form(term: Term, shape: tuple[int, ...], dtype: Any) -> tuple[float, Any]:
+    r"""``(a, y)`` such that the term's cost is :math:`\tfrac a2\|v - y\|^2` + const.
+
+    Found from two gradients (at 0 and at 1), so it works for any isotropic
+    quadratic cost (``LeastSquares(y)``, ``c * SquaredL2()``, their scalings).
+    """
+    cost = term.cost
+    if not cost.smooth:
+        raise TypeError(
+            f"solve_quadratic takes quadratic costs (LeastSquares, SquaredL2, Tikhonov); "
+            f"{term!r} is not even smooth: use ADMM, ChambollePock or FISTA"
+        )
+    vshape = tuple(term.op.dimsd) if term.op is not None else (cost.shape or shape)
+    xp = np
+    zeros = xp.zeros(vshape, dtype=dtype)
+    g0 = cost.grad(zeros)
+    g1 = cost.grad(zeros + 1)
+    curvature = g1 - g0
+    a = float(curvature.ravel()[0])
+    if not (a > 0 and np.allclose(curvature, a, rtol=1e-4, atol=0)):
+        raise TypeError(
+            f"solve_quadratic needs terms of the form (a/2)||A x - y||^2 with one weight a > 0; "
+            f"{term!r} is not (weighted or not quadratic): use ADMM with "
+            "ConjugateGradientSolve() or FISTA"
+        )
+    # check it is quadratic: the gradient at 2 must be g0 + 2a
+    g2 = cost.grad(zeros + 2)
+    if not np.allclose(g2 - g0, 2 * a, rtol=1e-3, atol=1e-6 * (1 + abs(a))):
+        raise TypeError(
+            f"solve_quadratic needs quadratic costs; {term!r} is not: use FISTA, ADMM or "
+            "ChambollePock"
+        )
+    y = g0 / (-a)
+    return a, y
+
+
+def solve_quadratic(terms: Any, shape: Any = None) -> Any:
+    r"""Minimize :math:`\sum_i \tfrac{a_i}2 \|A_i x - y_i\|^2` exactly, circulant :math:`A_i`.
+
+    .. math:: x = \Big(\sum_i a_i A_i^H A_i\Big)^{-1} \sum_i a_i A_i^H y_i
+
+    in one FFT division. Every inverse filter is a call of this function:
+    Tikhonov-regularized inverse ``[LeastSquares(y) @ H, lam * SquaredL2()]``,
+    Laplacian-regularized ``[LeastSquares(y) @ H, lam * SquaredL2() @ Laplacian(shape)]``.
+
+    Parameters
+    ----------
+    terms : list of Cost
+        Isotropic quadratic costs composed with circulant operators
+        (``LeastSquares(y) @ Blur``, ``c * SquaredL2() @ Gradient``).
+    shape : tuple of int, optional
+        Shape of ``x`` when no term fixes it.
+
+    Returns
+    -------
+    array
+        The minimizer, of ``x``'s shape.
+    """
+    parsed = split_terms(terms, "solve_quadratic")
+    x_shape = common_shape(parsed, "solve_quadratic", shape)
+    dtype = problem_dtype(parsed)
+    normal, rhs = None, None
+    for term in parsed:
+        op = term.op
+        if op is not None and not getattr(op, "is_circulant", False):
+            raise ValueError(
+                f"solve_quadratic needs circulant operators; {op!r} in {term!r} is not "
+                "(e.g. a crop): use ADMM (it splits the crop off) or ConjugateGradientSolve"
+            )
+        a, y = quadratic_form(term, x_shape, dtype)
+        part = a * (Identity(x_shape, dtype=dtype) if op is None else op.H @ op)
+        normal = part if normal is None else normal + part
+        back = y.copy() if op is None else apply_adjoint(op, y.astype(dtype, copy=False))
+        back *= back.dtype.type(a)
+        rhs = back if rhs is None else rhs + back
+    try:
+        inverse = normal.inv()
+    except ValueError as error:
+        raise ValueError(
+            "solve_quadratic: the problem has no unique minimizer (Σ a_i A_iᴴA_i is singular); "
+            f"add a regularizer such as lam * SquaredL2() ({error})"
+        ) from None
+    xp = get_array_module(rhs)
+    return xp.asarray(apply(inverse, rhs), dtype=dtype)
