@@ -12,9 +12,9 @@ iterations:
                     solver's ``objective_note``)
 ``relative_change`` :math:`\\|x_k - x_{k-1}\\| / \\|x_{k-1}\\|` (``nan`` at 0)
 ``time``            seconds since the run began
-``nrmse``, ``psnr`` with ``ground_truth=``: :math:`\\|x - g\\| / \\|g\\|`
-                    (plain, no affine fit) and
-                    :math:`10\\log_{10}(\\mathrm{range}(g)^2 / \\mathrm{mse})`
+``nrmse``, ``psnr`` with ``ground_truth=``: :func:`deconvkit.metrics.nrmse`
+                    (after the best affine fit, so scale and offset are not
+                    punished) and :func:`deconvkit.metrics.psnr`
 =================== ==========================================================
 
 plus the solver's own diagnostics (ADMM's residuals, FISTA's restarts, ...).
@@ -31,6 +31,7 @@ from typing import Any, Iterable
 import numpy as np
 from pylops.utils.backend import get_array_module
 
+from .. import metrics
 from ._callbacks import Callback, ProgressLine
 from ._stopping import StoppingRule, StopReason
 
@@ -327,16 +328,8 @@ class Solver:
             estimate = np.asarray(x, dtype=np.float64)
             if estimate.shape != truth.shape:
                 estimate = _crop_centre(estimate, truth.shape)
-            error = estimate - truth
-            mse = float(np.mean(error * error))
-            scale = float(np.sqrt(np.sum(truth * truth)))
-            history.setdefault("nrmse", []).append(
-                float(np.sqrt(np.sum(error * error))) / scale if scale > 0 else math.inf
-            )
-            data_range = float(truth.max() - truth.min()) or 1.0
-            history.setdefault("psnr", []).append(
-                10 * math.log10(data_range**2 / mse) if mse > 0 else math.inf
-            )
+            history.setdefault("nrmse", []).append(_safe_metric(metrics.nrmse, estimate, truth))
+            history.setdefault("psnr", []).append(_safe_metric(metrics.psnr, estimate, truth))
 
     def _check_divergence(self, change_norm: float, x_norm: float, objective: float,
                           reference: float, best: float) -> str | None:
@@ -359,3 +352,11 @@ class Solver:
 
     def __repr__(self) -> str:
         return f"{self.name}({'x'.join(str(n) for n in self.shape)})"
+
+
+def _safe_metric(metric: Any, estimate: Any, truth: Any) -> float:
+    """The metric, or NaN where it is undefined (a constant or zero ground truth)."""
+    try:
+        return float(metric(estimate, truth))
+    except ValueError:
+        return math.nan
