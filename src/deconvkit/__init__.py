@@ -2,11 +2,23 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from . import io, operators
+from . import costs, io, methods, metrics, operators, psf, simulate, solvers
+from .methods import deconvolve
 
 try:
     __version__ = version("deconvkit")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["io", "operators", "__version__"]
+__all__ = [
+    "deconvolve",
+    "operators",
+    "costs",
+    "solvers",
+    "methods",
+    "psf",
+    "simulate",
+    "metrics",
+    "io",
+    "__version__",
+]

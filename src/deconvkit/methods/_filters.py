@@ -16,24 +16,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..operators import Identity, Laplacian
+from ..costs import LeastSquares
+from ..solvers import solve_quadratic
 from ._problem import Problem
 from ._registry import Parameter, register
+from ._terms import data_minus_background, quadratic_regularizer
 
 __all__ = ["inverse_filter"]
 
 LAMBDA_HELP = "regularization weight λ (relative to ‖H‖² = 1)"
 
 
-def _data_minus_background(problem: Problem) -> np.ndarray:
-    background = problem.background
-    if np.ndim(background) == 0:
-        return problem.data - problem.data.dtype.type(background)
-    return problem.data - background.astype(problem.data.dtype)
-
-
 def inverse_filter(problem: Problem, lam: float, regularizer: str = "identity") -> np.ndarray:
     r"""Solve :math:`(H^HH + \lambda L^HL)\,x = H^H(y - b)` exactly on the problem's domain.
+
+    The minimizer of ``½‖Hx − (y − b)‖² + λ/2 ‖Lx‖²`` by
+    :func:`deconvkit.solvers.solve_quadratic` (one FFT division).
 
     Parameters
     ----------
@@ -45,15 +43,8 @@ def inverse_filter(problem: Problem, lam: float, regularizer: str = "identity") 
         ``L``: the identity, or the Laplacian (with the problem's spacing)
         divided by its norm so that λ means the same for any voxel size.
     """
-    blur = problem.blur
-    normal = blur.H @ blur
-    if regularizer == "identity":
-        normal = normal + lam * Identity(problem.shape, dtype=blur.dtype)
-    else:
-        laplacian = Laplacian(problem.shape, problem.spacing, dtype=blur.dtype)
-        normal = normal + (lam / laplacian.lipschitz**2) * (laplacian.H @ laplacian)
-    rhs = blur.H @ _data_minus_background(problem)
-    return normal.solve(rhs)
+    data = LeastSquares(data_minus_background(problem)) @ problem.blur
+    return solve_quadratic([data, quadratic_regularizer(problem, lam, regularizer)])
 
 
 @register(
@@ -62,12 +53,12 @@ def inverse_filter(problem: Problem, lam: float, regularizer: str = "identity") 
     model="least squares, circulant",
     regularization="truncation of the OTF",
     solver="closed form",
-    iterative=False,
+    iterative=False, arrays=4,
     parameters=(Parameter("epsilon", float, 0.1, "|OTF| below which frequencies are dropped",
                           range=(0.0, 1.0)),),
 )
 def _nif(problem: Problem, epsilon: float) -> np.ndarray:
-    return problem.blur.inv(floor=epsilon) @ _data_minus_background(problem)
+    return problem.blur.inv(floor=epsilon) @ data_minus_background(problem)
 
 
 @register(
@@ -76,7 +67,7 @@ def _nif(problem: Problem, epsilon: float) -> np.ndarray:
     model="Gaussian noise, circulant",
     regularization="noise-to-signal ratio",
     solver="closed form",
-    iterative=False,
+    iterative=False, arrays=5,
     parameters=(Parameter("nsr", float, 0.05, "noise-to-signal power ratio", range=(0.0, None)),),
 )
 def _wif(problem: Problem, nsr: float) -> np.ndarray:
@@ -89,7 +80,7 @@ def _wif(problem: Problem, nsr: float) -> np.ndarray:
     model="least squares, circulant",
     regularization="Tikhonov (identity)",
     solver="closed form",
-    iterative=False,
+    iterative=False, arrays=5,
     parameters=(Parameter("lam", float, 0.05, LAMBDA_HELP, range=(0.0, None)),),
 )
 def _trif(problem: Problem, lam: float) -> np.ndarray:
@@ -102,7 +93,7 @@ def _trif(problem: Problem, lam: float) -> np.ndarray:
     model="least squares, circulant",
     regularization="Tikhonov (Laplacian)",
     solver="closed form",
-    iterative=False,
+    iterative=False, arrays=6,
     parameters=(Parameter("lam", float, 0.5, LAMBDA_HELP, range=(0.0, None)),),
 )
 def _rif(problem: Problem, lam: float) -> np.ndarray:

@@ -68,6 +68,7 @@ class Method:
     parameters: tuple[Parameter, ...]
     build: Callable[..., Any] = field(repr=False)
     aliases: tuple[str, ...] = ()
+    arrays: int = 6
 
     @property
     def all_parameters(self) -> tuple[Parameter, ...]:
@@ -137,12 +138,20 @@ def register(
     iterative: bool,
     parameters: tuple[Parameter, ...] = (),
     aliases: tuple[str, ...] = (),
+    arrays: int = 6,
 ) -> Callable:
-    """Decorator adding ``build(problem, **params) -> Result`` to the catalogue."""
+    """Decorator adding a method to the catalogue.
+
+    ``build(problem, **own_parameters)`` returns the restored array on the
+    problem's domain (closed-form methods) or a solver ready to run
+    (iterative methods; they also receive ``clip_negative``). ``arrays`` is
+    the number of domain-sized float32 arrays the method holds at once (a
+    half spectrum counts as one), for the memory estimate.
+    """
 
     def decorate(build: Callable) -> Callable:
         method = Method(name, summary, model, regularization, solver, iterative, parameters,
-                        build, aliases)
+                        build, aliases, arrays)
         _CATALOGUE[name] = method
         for alias in (name, *aliases):
             _ALIASES[alias.lower()] = name

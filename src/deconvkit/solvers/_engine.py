@@ -60,6 +60,11 @@ class Result:
         stopped the run; False for an iteration cap, a time limit or divergence.
     solver : str
         The solver's name.
+    diverged : bool
+        True when the divergence guard stopped the run.
+    parameters : dict
+        What produced the result, for the record (a method's name and
+        parameters when :func:`deconvkit.methods.run` made it).
     """
 
     x: Any
@@ -69,6 +74,22 @@ class Result:
     converged: bool = False
     solver: str = ""
     diverged: bool = False
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def best(self, metric: str = "nrmse") -> tuple[int, float]:
+        """The recorded iteration where ``metric`` was best, and its value.
+
+        Lowest for ``nrmse``, highest for ``psnr``/``ssim``. Needs a run with
+        ``ground_truth=``.
+        """
+        if metric not in self.history:
+            raise KeyError(f"the history has no {metric!r}; run with ground_truth= to record it")
+        values = np.asarray(self.history[metric], dtype=float)
+        values = np.where(np.isfinite(values), values, np.nan)
+        if np.all(np.isnan(values)):
+            raise ValueError(f"{metric} is undefined at every recorded iteration")
+        index = int(np.nanargmin(values) if metric == "nrmse" else np.nanargmax(values))
+        return int(self.history["iteration"][index]), float(values[index])
 
     def __repr__(self) -> str:
         shape = "x".join(str(n) for n in getattr(self.x, "shape", ()))
