@@ -107,3 +107,27 @@ def test_crop_refuses_windows_outside_the_domain():
         Crop((8, 8), (9, 4))
     with pytest.raises(ValueError, match="axes differ"):
         Crop((8, 8), (4,))
+
+
+def test_fft_workers_sets_the_thread_count_inside_the_block_only():
+    from deconvkit.operators import fft_workers
+    from deconvkit.operators._backend import _fft_module
+
+    x = np.zeros(4)
+    assert _fft_module(x)[1]["workers"] == -1
+    with fft_workers(1) as n:
+        assert n == 1 and _fft_module(x)[1]["workers"] == 1
+    assert _fft_module(x)[1]["workers"] == -1
+    with pytest.raises(ValueError, match="positive integer or -1"):
+        with fft_workers(0):
+            pass
+
+
+def test_a_well_posed_sum_is_invertible_beyond_float32s_range():
+    """I + c·ΔᴴΔ at fine spacing spans 1..1e7: singular in float32's eyes, exact in float64."""
+    from deconvkit.operators import Identity, Laplacian
+
+    lap = Laplacian((2, 2), spacing=(0.0625, 0.0625))
+    op = Identity((2, 2)) + 2.857 * (lap.H @ lap)
+    y = np.array([[1.0, 2.0], [3.0, 4.0]], np.float64)
+    np.testing.assert_allclose(op @ op.solve(y), y, rtol=1e-6)

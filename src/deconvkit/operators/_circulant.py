@@ -131,7 +131,10 @@ def inverse(op: Operator, floor: float = 0.0) -> Circulant:
             f"{op!r} is not in the circulant family, so it has no exact inverse: "
             "use an iterative solver (deconvkit.solvers) instead"
         )
-    blocks = op.circulant_blocks()
+    # In double precision: a well-posed sum such as I + c·LᴴL spans more than
+    # float32's range of magnitudes, yet its inverse is accurate.
+    own = op.circulant_blocks().dtype
+    blocks = op.circulant_blocks(np.float64)
     if blocks.shape[:2] != (1, 1) or op.stacked_in or op.stacked_out:
         raise ValueError(
             f"{op!r} maps {_shape_text(op.dims)} -> {_shape_text(op.dimsd)}: only square, "
@@ -150,8 +153,8 @@ def inverse(op: Operator, floor: float = 0.0) -> Circulant:
                 f"{magnitude.size} frequencies; pass floor > 0 for the truncated inverse "
                 "or regularize (e.g. (A.H @ A + lam * Identity(shape)).inv())"
             )
-        inverted = 1.0 / blocks
+        inverted = (1.0 / blocks).astype(own)
     else:
         safe = xp.where(magnitude > floor, blocks, 1.0)
-        inverted = xp.where(magnitude > floor, 1.0 / safe, 0.0).astype(blocks.dtype)
+        inverted = xp.where(magnitude > floor, 1.0 / safe, 0.0).astype(own)
     return Circulant(inverted, op.circulant_shape, name=f"({op!r}).inv()")
