@@ -103,6 +103,11 @@ def l1(data):
     return dc.L1(), _normal(data, shape)
 
 
+def non_negative_l1(data):
+    shape = _shape(data)
+    return dc.NonNegativeL1(), _positive(data, shape)
+
+
 def mixed_norm21(data):
     shape = _shape(data)
     k = data.draw(st.integers(1, 4), label="components")
@@ -209,6 +214,7 @@ REGISTRY = {
     "c * Tikhonov(Laplacian)": tikhonov_laplacian,
     "Tikhonov(Gradient neumann)": tikhonov_gradient_neumann,
     "L1": l1,
+    "NonNegativeL1": non_negative_l1,
     "MixedNorm21": mixed_norm21,
     "0.3 * MixedNorm21 @ Gradient": mixed_norm21_gradient,
     "0.3 * MixedNorm21 @ Crop": mixed_norm21_crop,
@@ -248,6 +254,7 @@ PROXIMABLE = [
     "SquaredL2",
     "c * Tikhonov(Laplacian)",
     "L1",
+    "NonNegativeL1",
     "MixedNorm21",
     "0.3 * MixedNorm21 @ Crop",
     "0.3 * MixedNorm21 @ Gradient",
@@ -264,7 +271,7 @@ INDICATORS = ["NonNegative", "Box", "NonNegative @ Crop"]
 
 #: Smooth only inside their domain: the prox can land on the boundary (zero
 #: counts), where x - p = tau grad f(p) fails; checked by perturbations instead.
-BOUNDARY_PROX = ["PoissonLikelihood"]
+BOUNDARY_PROX = ["PoissonLikelihood", "NonNegativeL1"]
 
 #: Proxes by inner iterations (TV through a Gradient): inexact, a cold start reaches about
 #: 1e-4 relative accuracy on the prox objective; checked with a looser tolerance.

@@ -7,7 +7,7 @@ weight them (``0.01 * MixedNorm21() @ Gradient(shape)``).
 from ._base import Composition, Cost, ScaledCost, SumCost
 from ._constraints import Box, NonNegative
 from ._data import LeastSquares, PoissonLikelihood
-from ._norms import L1, Huber, MixedNorm21, SquaredL2, Tikhonov
+from ._norms import L1, Huber, MixedNorm21, NonNegativeL1, SquaredL2, Tikhonov
 from ._regularizers import (
     HessianSchatten,
     SmoothedMixedNorm21,
@@ -26,6 +26,7 @@ __all__ = [
     "LeastSquares",
     "MixedNorm21",
     "NonNegative",
+    "NonNegativeL1",
     "PoissonLikelihood",
     "ScaledCost",
     "SchattenNorm",

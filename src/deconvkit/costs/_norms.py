@@ -104,6 +104,40 @@ class L1(Cost):
         return _tv_prox(self, op)
 
 
+class NonNegativeL1(Cost):
+    r"""The :math:`\ell_1` norm on the non-negative orthant, :math:`f(x) = \sum_n x_n + \iota_{\ge 0}(x)`.
+
+    The sparsity prior of non-negative objects (beads, puncta): on
+    :math:`x \ge 0` the norm is the total flux, and the constraint comes free
+    with the prox,
+
+    .. math:: \operatorname{prox}_{\tau f}(v) = \max(v - \tau, 0), \qquad
+              \operatorname{prox}_{\sigma f^*}(v) = \min(v, 1)
+
+    (:math:`f^*` is the indicator of :math:`\{u \le 1\}`). Not the sum
+    ``L1() + NonNegative()``, whose prox the sum algebra cannot give.
+    """
+
+    proximable = True
+
+    def _value(self, x: Any) -> float:
+        from ._constraints import feasibility_tolerance
+
+        xp = get_array_module(x)
+        if x.size and float(xp.min(x)) < -feasibility_tolerance(x):
+            return float("inf")
+        return float(xp.sum(xp.maximum(x, 0), dtype=xp.float64))
+
+    def _prox(self, x: Any, tau: float) -> Any:
+        xp = get_array_module(x)
+        out = x - x.dtype.type(tau)
+        return xp.maximum(out, out.dtype.type(0), out=out)
+
+    def _prox_conjugate(self, x: Any, sigma: float) -> Any:
+        xp = get_array_module(x)
+        return xp.minimum(x, x.dtype.type(1), out=xp.empty_like(x))
+
+
 class SquaredL2(Cost):
     r"""Half the squared Euclidean norm, :math:`f(x) = \tfrac12\|x\|^2` (the name says squared).
 
