@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .. import metrics
-from ..solvers import Callback, MaxIter, Result
+from ..solvers import Callback, MaxIter, RelativeChange, Result
 from . import _filters, _iterative  # noqa: F401  (they register the methods)
 from ._problem import BOUNDARIES, Problem, check_image, check_psf, estimate_background, prepare
 from ._registry import COMMON, ITERATIVE, Method, Parameter, available, get
@@ -91,7 +91,7 @@ def run(
         ``background`` (a number, a map or ``"auto"``), ``spacing`` (µm,
         ZYX), ``apodize``; for iterative methods ``max_iter``, ``stop``
         (``"max_iter"`` or ``"auto"``, the discrepancy principle) and
-        ``clip_negative``. ``deconvkit methods`` lists them all.
+        ``clip_negative``, ``rel_tol``. ``deconvkit methods`` lists them all.
 
     Returns
     -------
@@ -135,6 +135,8 @@ def run(
         model = "poisson" if spec.model.lower().startswith("poisson") and own.get(
             "data", "poisson") == "poisson" else "gaussian"
         stop = Discrepancy(problem, model) | stop
+    if values["rel_tol"]:
+        stop = RelativeChange(values["rel_tol"]) | stop
     start = None if x0 is None else _start_in_domain(problem, x0, solver)
     result = solver.run(x0=start, max_iter=max_iter, stop=stop, callbacks=callbacks,
                         progress=progress, ground_truth=truth, record_every=record_every)

@@ -124,6 +124,8 @@ def check_psf(psf: Any, ndim: int, dtype: Any = np.float32) -> np.ndarray:
     psf = psf / psf.dtype.type(total)
     peak = np.unravel_index(int(np.argmax(psf)), psf.shape)
     centre = tuple(n // 2 for n in psf.shape)
+    if psf[centre] >= psf.dtype.type(0.999) * psf[peak]:
+        peak = centre  # a plateau (a flat or symmetric top) that holds the centre is centred
     # the centre voxel is n // 2; an even axis may peak one voxel before it
     if any(p != c and not (n % 2 == 0 and p == c - 1) for p, c, n in zip(peak, centre, psf.shape)):
         before = tuple(max(0, (n - 1 - p) - p) for p, n in zip(peak, psf.shape))

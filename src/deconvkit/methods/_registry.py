@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 __all__ = ["Parameter", "Method", "register", "get", "available", "COMMON", "ITERATIVE"]
@@ -69,11 +69,16 @@ class Method:
     build: Callable[..., Any] = field(repr=False)
     aliases: tuple[str, ...] = ()
     arrays: int = 6
+    max_iter: int = 100
 
     @property
     def all_parameters(self) -> tuple[Parameter, ...]:
-        """The method's own parameters, then the common ones."""
-        return self.parameters + COMMON + (ITERATIVE if self.iterative else ())
+        """The method's own parameters, then the common ones (``max_iter``'s default its own)."""
+        if not self.iterative:
+            return self.parameters + COMMON
+        iterative = tuple(replace(p, default=self.max_iter) if p.name == "max_iter" else p
+                          for p in ITERATIVE)
+        return self.parameters + COMMON + iterative
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.all_parameters}
@@ -101,6 +106,7 @@ class Method:
     def describe(self) -> str:
         lines = [f"{self.name}: {self.summary}"]
         lines += [f"    {p.describe()}" for p in self.parameters]
+        lines += [f"    {p.describe()}" for p in self.all_parameters if p.name == "max_iter"]
         return "\n".join(lines)
 
 
@@ -120,6 +126,10 @@ ITERATIVE = (
     Parameter("stop", str, "max_iter",
               "'max_iter': run all iterations; 'auto': stop at the noise level (discrepancy)",
               choices=("max_iter", "auto")),
+    Parameter("rel_tol", float, None,
+              "also stop when ‖x_k − x_{k−1}‖/‖x_{k−1}‖ falls below this (None: never); "
+              "a few percent stops RL before any gain, so keep it small (1e-4)",
+              range=(0.0, 1.0)),
     Parameter("clip_negative", bool, False,
               "Poisson methods: clip negative data to 0 instead of refusing them"),
 )
@@ -139,6 +149,7 @@ def register(
     parameters: tuple[Parameter, ...] = (),
     aliases: tuple[str, ...] = (),
     arrays: int = 6,
+    max_iter: int = 100,
 ) -> Callable:
     """Decorator adding a method to the catalogue.
 
@@ -146,12 +157,13 @@ def register(
     problem's domain (closed-form methods) or a solver ready to run
     (iterative methods; they also receive ``clip_negative``). ``arrays`` is
     the number of domain-sized float32 arrays the method holds at once (a
-    half spectrum counts as one), for the memory estimate.
+    half spectrum counts as one), for the memory estimate; ``max_iter`` the
+    default number of iterations.
     """
 
     def decorate(build: Callable) -> Callable:
         method = Method(name, summary, model, regularization, solver, iterative, parameters,
-                        build, aliases, arrays)
+                        build, aliases, arrays, max_iter)
         _CATALOGUE[name] = method
         for alias in (name, *aliases):
             _ALIASES[alias.lower()] = name

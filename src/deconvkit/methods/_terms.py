@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from ..costs import (
-    L1,
     Cost,
     HessianSchatten,
     LeastSquares,
+    NonNegativeL1,
     PoissonLikelihood,
     SmoothedTotalVariation,
     SquaredL2,
@@ -92,7 +92,7 @@ def sparsity_regularizer(problem: Problem, lam: float, kind: str, *, scale: floa
                          smooth: bool = False, epsilon: float = 1e-3) -> Cost:
     r"""A weighted sparsity prior on the problem's domain.
 
-    ``kind``: ``"l1"`` (:math:`\lambda s\|x\|_1`), ``"tv"`` (isotropic total
+    ``kind``: ``"l1"`` (:math:`\lambda s\|x\|_1` on :math:`x \ge 0`), ``"tv"`` (isotropic total
     variation, :math:`\lambda s\,\mathrm{TV}(x)/\|\nabla\|`), ``"hessian"``
     (Hessian–Schatten-1, :math:`\lambda s\,\|\mathcal{H}x\|_{S_1}/\|\mathcal{H}\|`),
     with ``s = scale``. ``smooth=True`` gives the smoothed TV
@@ -102,7 +102,7 @@ def sparsity_regularizer(problem: Problem, lam: float, kind: str, *, scale: floa
     dtype = problem.blur.dtype
     weight = lam * scale
     if kind == "l1":
-        return weight * L1()
+        return weight * NonNegativeL1()
     if kind == "tv":
         norm = Gradient(problem.shape, problem.spacing, dtype=dtype).lipschitz
         if smooth:
