@@ -1,0 +1,573 @@
+"""``deconvkit deconvolve IMAGE [PSF]``: one method of the catalogue on a TIFF stack.
+
+The run is checked before it starts (method, parameters, PSF, output path,
+memory), each channel and time point is deconvolved as its own ZYX volume,
+and the result is written only at the end, atomically, with a sidecar JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import io, metrics
+from .. import methods as catalogue
+from ..solvers import ProgressLine
+from ._common import (
+    EXIT_MEMORY,
+    EXIT_USAGE,
+    FORMATTER,
+    CLIError,
+    available_memory,
+    check_output,
+    format_bytes,
+    parse_spacing,
+    peak_memory,
+    place_file,
+    safe_name,
+    versions,
+    write_sidecar_atomically,
+)
+from ._psf import MODELS, add_model_options, build_model, model_options, model_shape
+
+__all__ = ["WEIGHTS", "add_parser", "default_output", "parse_param", "weight_name"]
+
+#: What ``--lambda`` sets: the first of these a method has.
+WEIGHTS = ("lam", "nsr", "epsilon")
+
+_EPILOG = """\
+examples:
+  deconvkit deconvolve cells.tif psf.tif                      # rl, 100 iterations -> rl_cells.tif
+  deconvkit deconvolve cells.tif psf.tif --method rltv --lambda 0.002 --iter 50
+  deconvkit deconvolve cells.tif --psf-model gibson_lanni --na 1.4 --wavelength 0.52 \\
+      --ni 1.515 --ns 1.33 --depth 5 --background auto -o out/cells_rl.tif
+  deconvkit deconvolve two_channels.tif --psf green.tif --psf red.tif --method rla
+  deconvkit deconvolve two_channels.tif --psf-model born_wolf --na 1.4 --ni 1.515 \\
+      --wavelength 0.52 0.61                                   # one wavelength per channel
+  deconvkit deconvolve cells.tif psf.tif --method wif --lambda 0.01 --dtype uint16
+  deconvkit deconvolve sim.tif psf.tif --reference truth.tif --iter 200   # prints NRMSE
+
+output: METHOD_IMAGE.tif beside the input unless -o is given (never overwritten
+without --overwrite), and METHOD_IMAGE.json beside it: parameters, versions,
+voxel size, timings, stop reason, iterations, peak memory.
+--lambda sets the method's weight: lam, nsr (wif) or epsilon (nif); see
+`deconvkit methods` for every method's parameters and defaults.
+exit codes: 0 done, 1 error, 2 bad options, 3 not enough memory, 130 interrupted.
+"""
+
+
+def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
+    """Add the ``deconvolve`` subcommand."""
+    boundary = next(p for p in catalogue.COMMON if p.name == "boundary")
+    stop = next(p for p in catalogue.ITERATIVE if p.name == "stop")
+    parser = subparsers.add_parser(
+        "deconvolve", aliases=["deconv"], help="deconvolve a TIFF stack with a method of the "
+        "catalogue", description="Deconvolve IMAGE (ZYX, or with channels / time points: "
+        "each volume on its own) by a PSF file or a PSF model.",
+        epilog=_EPILOG, formatter_class=FORMATTER, parents=[parent])
+    parser.add_argument("image", type=Path, help="the image: a TIFF (ImageJ, OME or plain)")
+    parser.add_argument("psf_file", type=Path, nargs="?", metavar="PSF",
+                        help="the PSF as a TIFF (same as --psf)")
+    source = parser.add_argument_group("PSF")
+    source.add_argument("--psf", type=Path, action="append", default=[], metavar="PSF.tif",
+                        help="PSF file; repeat it once per channel for multichannel images")
+    source.add_argument("--psf-model", type=str.lower, choices=[*MODELS,
+                        *(m.replace("_", "-") for m in MODELS if "_" in m)], metavar="MODEL",
+                        help=f"compute a theoretical PSF sized for the image instead: "
+                             f"{', '.join(MODELS)}")
+    source.add_argument("--psf-shape", type=int, nargs=3, metavar=("NZ", "NY", "NX"),
+                        help="odd sizes of the model PSF (default: 2 NZ - 1 planes; laterally "
+                             "ten Airy radii or the defocus cone, capped at the image width)")
+    add_model_options(parser, per_channel=True)
+
+    method = parser.add_argument_group("method")
+    method.add_argument("-m", "--method", default="rl",
+                        help="a method of `deconvkit methods` (default rl); DeconvolutionLab2's "
+                             "short names and aliases work")
+    method.add_argument("--max-iter", "--iter", dest="max_iter", type=int,
+                        help="iterations (iterative methods; default 100)")
+    method.add_argument("--stop", choices=stop.choices,
+                        help="max_iter: run them all (default); auto: stop at the noise level")
+    method.add_argument("--rel-tol", type=float,
+                        help="stop when the relative change of x falls below this")
+    method.add_argument("--lambda", dest="weight", type=float,
+                        help="the method's regularization weight: lam, nsr (wif) or epsilon (nif)")
+    method.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="any parameter of the method (repeatable), e.g. --param "
+                             "acceleration=biggs-andrews")
+    method.add_argument("--boundary", choices=boundary.choices,
+                        help="extended (default): image + PSF margin; periodic: no margin "
+                             "(least memory); reflect: mirror-padded")
+    method.add_argument("--background", type=_background,
+                        help="background to subtract in the model: a number, or auto (the "
+                             "camera offset, estimated as the 1st percentile); default 0")
+    method.add_argument("--clip-negative", action="store_true",
+                        help="Poisson methods: clip negative data to 0 instead of refusing it")
+
+    data = parser.add_argument_group("data and output")
+    data.add_argument("--spacing", type=float, nargs=3, metavar=("DZ", "DY", "DX"),
+                      help="voxel size in µm (default: from the file; 1 if it has none)")
+    data.add_argument("--reference", type=Path, metavar="GT.tif",
+                      help="ground truth of the image's shape: print NRMSE and PSNR")
+    data.add_argument("-o", "--output", type=Path,
+                      help="output TIFF (default METHOD_IMAGE.tif beside the input)")
+    data.add_argument("--overwrite", action="store_true",
+                      help="replace an existing output and sidecar")
+    data.add_argument("--dtype", choices=("float32", "uint16"), default="float32",
+                      help="output pixels: float32 (default) or uint16 scaled to 0..65535 "
+                           "(the scale is stored as ImageJ's calibration)")
+    run = parser.add_argument_group("resources")
+    run.add_argument("--threads", type=int, help="FFT worker threads (default: all cores)")
+    run.add_argument("--memory-limit", type=float, metavar="GB",
+                     help="refuse to start if the estimate exceeds this many GB (default: the "
+                          "memory available now)")
+    run.add_argument("--progress", type=int, default=10, metavar="N",
+                     help="print a progress line every N iterations (default 10; 0: none)")
+    parser.set_defaults(handler=run_command)
+
+
+def _background(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"the background must be finite, got {text!r}")
+    return value
+
+
+# -- parameters ---------------------------------------------------------------------------
+
+
+def weight_name(spec: catalogue.Method) -> str | None:
+    """The parameter ``--lambda`` sets for a method (``lam``, ``nsr``, ``epsilon``), if any."""
+    names = {p.name for p in spec.parameters}
+    return next((w for w in WEIGHTS if w in names), None)
+
+
+def parse_param(spec: catalogue.Method, text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` converted to the parameter's type (as the registry describes it)."""
+    name, sep, raw = text.partition("=")
+    name, raw = name.strip().replace("-", "_"), raw.strip()
+    if not sep or not name:
+        raise CLIError(f"--param needs NAME=VALUE, e.g. --param lam=0.01; got {text!r}",
+                       EXIT_USAGE)
+    known = {p.name: p for p in spec.all_parameters}
+    if name not in known:
+        raise CLIError(f"{spec.name} has no parameter {name!r}; its parameters are: "
+                       f"{', '.join(known)} (see `deconvkit methods {spec.name}`)", EXIT_USAGE)
+    if name in ("spacing", "background"):
+        raise CLIError(f"use --{name} rather than --param {name}=...", EXIT_USAGE)
+    parameter = known[name]
+    try:
+        if parameter.choices is not None or parameter.type is str:
+            value: Any = raw
+        elif parameter.type is bool:
+            words = {"true": True, "yes": True, "on": True, "1": True,
+                     "false": False, "no": False, "off": False, "0": False}
+            value = words[raw.lower()]
+        elif parameter.type is int:
+            value = float(raw)
+            value = int(value) if value.is_integer() else value
+        elif parameter.type is float:
+            value = float(raw)
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+    except (ValueError, KeyError):
+        kind = {bool: "true or false", int: "a whole number"}.get(parameter.type, "a number")
+        raise CLIError(f"--param {name}={raw}: {name} must be {kind} ({parameter.describe()})",
+                       EXIT_USAGE) from None
+    return name, value
+
+
+def method_parameters(spec: catalogue.Method, args: argparse.Namespace) -> dict[str, Any]:
+    """The method's parameters from the options, checked by the registry (exit 2 if wrong)."""
+    params: dict[str, Any] = {}
+    for text in args.param:
+        name, value = parse_param(spec, text)
+        if name in params:
+            raise CLIError(f"--param {name} is given twice", EXIT_USAGE)
+        params[name] = value
+
+    def put(name: str, value: Any, option: str) -> None:
+        if value is None:
+            return
+        if name in params:
+            raise CLIError(f"{name} is given twice: by {option} and by --param {name}=...",
+                           EXIT_USAGE)
+        params[name] = value
+
+    if args.weight is not None:
+        weight = weight_name(spec)
+        if weight is None:
+            takers = [n for n, m in catalogue.available().items() if weight_name(m)]
+            raise CLIError(f"--lambda: {spec.name} has no regularization weight (its parameters: "
+                           f"{', '.join(p.name for p in spec.parameters) or 'none'}); methods "
+                           f"with one: {', '.join(takers)}", EXIT_USAGE)
+        put(weight, args.weight, "--lambda")
+    put("boundary", args.boundary, "--boundary")
+    put("background", args.background, "--background")
+    iterative = {"max_iter": (args.max_iter, "--max-iter"), "stop": (args.stop, "--stop"),
+                 "clip_negative": (args.clip_negative or None, "--clip-negative")}
+    for name, (value, option) in iterative.items():
+        if value is not None and not spec.iterative:
+            args.messages.note(f"{spec.name} is a closed-form filter: {option} is ignored")
+            continue
+        put(name, value, option)
+    if args.rel_tol is not None:
+        if "rel_tol" not in {p.name for p in spec.all_parameters}:
+            raise CLIError(
+                "--rel-tol is not available in this version: deconvkit.methods.run has no "
+                "relative-change stopping rule yet; use --stop auto or --max-iter", EXIT_USAGE)
+        put("rel_tol", args.rel_tol, "--rel-tol")
+    try:
+        spec.validate(params)
+    except ValueError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
+    return params
+
+
+# -- inputs -------------------------------------------------------------------------------
+
+
+def default_output(image: Path, method: str) -> Path:
+    """``METHOD_IMAGE.tif`` beside the input (``.ome.tif`` and ``.tiff`` become ``.tif``)."""
+    stem = image.name
+    for suffix in (".ome.tiff", ".ome.tif", ".tiff", ".tif"):
+        if stem.lower().endswith(suffix):
+            stem = stem[: -len(suffix)]
+            break
+    else:
+        stem = image.stem
+    return image.with_name(f"{safe_name(method)}_{stem}.tif")
+
+
+def _read_psfs(args: argparse.Namespace, files: list[Path], spacing: tuple | None) -> list:
+    psfs = []
+    for path in files:
+        array, meta = io.read(path)
+        if meta.axes != "ZYX":
+            raise CLIError(f"the PSF {path} has axes {meta.axes} {array.shape}: give one ZYX "
+                           f"PSF file per channel (repeat --psf)")
+        if spacing is not None and meta.spacing is not None and not np.allclose(
+                meta.spacing, spacing, rtol=0.01):
+            args.messages.warn(
+                f"the PSF {path} has voxel size {_spacing_text(meta.spacing)} but the image "
+                f"{_spacing_text(spacing)}: the PSF is used voxel for voxel; resample it or "
+                f"compute one with --psf-model")
+        psfs.append(array)
+    return psfs
+
+
+def _spacing_text(spacing: Any) -> str:
+    return ", ".join(f"{v:g}" for v in spacing) + " µm"
+
+
+def _prepare_psf(args: argparse.Namespace, psf: np.ndarray, label: str, planar: bool) -> np.ndarray:
+    """Bring a PSF to the image's dimensionality and conventions, with a note for each change."""
+    messages = args.messages
+    if planar:
+        if psf.shape[0] > 1:
+            plane = int(np.unravel_index(int(np.argmax(psf)), psf.shape)[0])
+            messages.note(f"the image is a single plane but {label} has {psf.shape[0]} planes: "
+                          f"using its in-focus plane (z = {plane}, the plane of its peak)")
+            psf = psf[plane]
+        else:
+            psf = psf[0]
+    if any(n % 2 == 0 for n in psf.shape):
+        messages.note(f"{label} has even sizes {psf.shape}: its centre is taken at voxel "
+                      f"{tuple(n // 2 for n in psf.shape)} (n // 2)")
+    total = float(psf.sum(dtype=np.float64))
+    prepared = catalogue.check_psf(psf, psf.ndim)  # warns on clipping and recentring
+    if total > 0 and abs(total - 1) > 1e-3 and not np.any(psf < 0):
+        messages.note(f"{label} sums to {total:.6g}, not 1: normalized to sum 1")
+    return prepared
+
+
+def _memory_check(args: argparse.Namespace, spec: catalogue.Method, boundary: str,
+                  volume_shape: tuple, psf_shapes: list[tuple], extra: int) -> dict[str, Any]:
+    """Refuse a run whose estimate exceeds the memory available (or ``--memory-limit``)."""
+    used = "reflect" if not spec.iterative and boundary == "extended" else boundary
+    largest = max(psf_shapes, key=lambda s: math.prod(s))
+    need = catalogue.memory_estimate(volume_shape, largest, spec.name, used) + extra
+    if args.memory_limit is not None:
+        if args.memory_limit <= 0:
+            raise CLIError("--memory-limit must be a positive number of GB", EXIT_USAGE)
+        limit, source = int(args.memory_limit * 1e9), "--memory-limit"
+    else:
+        limit, source = available_memory(), "available"
+    record = {"estimate_bytes": need, "limit_bytes": limit, "limit_source": source}
+    if limit is None:
+        args.messages.note("the available memory is unknown on this system: no memory check "
+                           f"(the run needs about {format_bytes(need)})")
+        return record
+    if need > limit:
+        hints = []
+        if boundary != "periodic":
+            periodic = catalogue.memory_estimate(volume_shape, largest, spec.name, "periodic")
+            hints.append(f"--boundary periodic (no padded margin: about "
+                         f"{format_bytes(periodic + extra)})")
+        hints.append(f"a smaller PSF (now {'x'.join(map(str, largest))}; crop it, or "
+                     f"--psf-shape for a model)")
+        hints.append("a smaller crop of the image (deconvkit already computes in float32)")
+        raise CLIError(
+            f"not enough memory: {spec.name} on a {'x'.join(map(str, volume_shape))} volume "
+            f"with a {'x'.join(map(str, largest))} PSF ({used} boundary) needs about "
+            f"{format_bytes(need)}, but {format_bytes(limit)} is {source}; try "
+            + "; ".join(hints), EXIT_MEMORY)
+    return record
+
+
+# -- the command --------------------------------------------------------------------------
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Check everything, deconvolve volume by volume, write the output and the sidecar."""
+    started = time.perf_counter()
+    messages = args.messages
+    try:
+        spec = catalogue.get(args.method)
+    except ValueError as exc:
+        raise CLIError(str(exc), EXIT_USAGE) from None
+    params = method_parameters(spec, args)
+    files = ([args.psf_file] if args.psf_file else []) + list(args.psf)
+    model = args.psf_model.replace("-", "_") if args.psf_model else None
+    if model and files:
+        raise CLIError("give a PSF file or --psf-model, not both", EXIT_USAGE)
+    if not model and not files:
+        raise CLIError("no PSF: give a PSF file (deconvkit deconvolve IMAGE PSF) or a model "
+                       "(--psf-model gibson_lanni --na 1.4 --wavelength 0.52 --ni 1.515)",
+                       EXIT_USAGE)
+    if args.psf_shape and not model:
+        raise CLIError("--psf-shape sizes a --psf-model PSF; crop a PSF file yourself",
+                       EXIT_USAGE)
+    if args.threads is not None and args.threads < 1:
+        raise CLIError("--threads must be a positive number", EXIT_USAGE)
+    spacing_option = parse_spacing(args.spacing)
+
+    output = (args.output or default_output(args.image, spec.name)).expanduser()
+    sidecar = output.with_suffix(".json")
+    inputs = [args.image, *files] + ([args.reference] if args.reference else [])
+    if not args.image.exists():
+        io.read(args.image)  # raises the reader's own "not found" message
+    check_output(output, args.overwrite, inputs)
+    check_output(sidecar, args.overwrite, inputs, "sidecar file")
+
+    # -- read the inputs
+    image, meta = io.read(args.image)
+    bad = int(image.size - np.count_nonzero(np.isfinite(image)))
+    if bad:
+        raise CLIError(f"{args.image} contains {bad} NaN or infinite values; replace them "
+                       f"first (e.g. Fiji: Process > Math > Remove NaNs)")
+    volumes = list(io.iter_volumes(image, meta))
+    for index, volume in volumes:
+        if not np.any(volume):
+            where = f" ({_label(index)})" if index else ""
+            raise CLIError(f"{args.image}{where} is zero everywhere: there is nothing to "
+                           f"deconvolve; check the file and its channels")
+    spacing_source = "option" if spacing_option else "file"
+    spacing = spacing_option or meta.spacing
+    if spacing is None:
+        messages.warn(f"{args.image} gives no voxel size and --spacing is not set: assuming "
+                      f"1 µm (dz = dy = dx = 1); pass --spacing DZ DY DX for the right "
+                      f"regularization and PSF model")
+        spacing, spacing_source = (1.0, 1.0, 1.0), "assumed"
+    truth = None
+    if args.reference is not None:
+        truth, _ = io.read(args.reference)
+        if truth.shape != image.shape:
+            raise CLIError(f"the reference {args.reference} has shape {truth.shape} but the "
+                           f"image {image.shape}: they must match")
+    channels = image.shape[meta.axes.index("C")] if "C" in meta.axes else 1
+    planar = image.shape[-3] == 1
+
+    # -- the PSFs, one per channel
+    psf_start = time.perf_counter()
+    if model:
+        count = max(len(args.wavelength or [None]), len(args.excitation_wavelength or [None]))
+        if count not in (1, channels):
+            raise CLIError(f"--wavelength has {count} values but the image has {channels} "
+                           f"channel(s): give one per channel, or one for all", EXIT_USAGE)
+        psfs, psf_records = [], []
+        for channel in range(count):
+            options = model_options(args, model, channel)
+            shape = tuple(args.psf_shape) if args.psf_shape else model_shape(
+                image.shape[-3:], spacing, options["na"], options["wavelength"], options["ni"])
+            if any(n < 1 or n % 2 == 0 for n in shape):
+                raise CLIError(f"--psf-shape needs odd positive sizes, got {shape}", EXIT_USAGE)
+            psfs.append(build_model(model, shape, spacing, options))
+            psf_records.append({"model": model, "parameters": options, "shape": shape})
+    else:
+        if len(files) not in (1, channels):
+            raise CLIError(f"{len(files)} PSF files for {channels} channels: give one PSF per "
+                           f"channel (repeat --psf), or one for all", EXIT_USAGE)
+        psfs = _read_psfs(args, files, spacing if spacing_source != "assumed" else None)
+        psf_records = [{"path": str(p), "shape": a.shape} for p, a in zip(files, psfs)]
+    psf_seconds = time.perf_counter() - psf_start
+    labels = [f"the PSF {files[i]}" if files else f"the {model} PSF" for i in range(len(psfs))]
+    psfs = [_prepare_psf(args, p, label, planar) for p, label in zip(psfs, labels)]
+
+    volume_shape = image.shape[-2:] if planar else image.shape[-3:]
+    run_spacing = spacing[1:] if planar else spacing
+    boundary = params.get("boundary", "extended")
+    extra = image.nbytes * 2 + (truth.nbytes if truth is not None else 0)
+    memory = _memory_check(args, spec, boundary, volume_shape, [p.shape for p in psfs], extra)
+
+    # -- deconvolve, volume by volume
+    out = np.empty(image.shape, np.float32)
+    records: list[dict[str, Any]] = []
+    parameters: dict[str, Any] = {}
+    workers = _fft_workers(args.threads)
+    with workers:
+        for number, (index, volume) in enumerate(volumes):
+            if len(volumes) > 1:
+                messages.note(f"volume {number + 1} of {len(volumes)} ({_label(index)})")
+            psf = psfs[index.get("C", 0) if len(psfs) > 1 else 0]
+            data = volume[0] if planar else volume
+            reference = None
+            if truth is not None:
+                reference = truth[tuple(index.values())]
+                reference = reference[0] if planar else reference
+            callbacks = []
+            if args.progress > 0 and not args.quiet and spec.iterative:
+                callbacks.append(ProgressLine(every=args.progress))
+            tick = time.perf_counter()
+            result = catalogue.run(data, psf, spec.name, ground_truth=reference,
+                                   callbacks=callbacks, spacing=run_spacing, **params)
+            seconds = time.perf_counter() - tick
+            out[tuple(index.values())] = result.x
+            parameters = result.parameters
+            records.append(_volume_record(index, result, seconds, data, reference))
+
+    # -- write the image, then move the sidecar beside it
+    write_start = time.perf_counter()
+    axes, array = meta.axes, out
+    if planar:
+        axes, array = meta.axes.replace("Z", ""), out.reshape(
+            tuple(n for a, n in zip(meta.axes, out.shape) if a != "Z"))
+    record = {
+        "command": "deconvkit " + " ".join(args.argv),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "method": spec.name,
+        "parameters": {k: v for k, v in parameters.items() if k != "spacing"},
+        "input": {"path": str(args.image), "shape": image.shape, "axes": meta.axes,
+                  "dtype": meta.source_dtype, "flavor": meta.flavor},
+        "psf": psf_records,
+        "spacing": spacing if spacing_source != "assumed" else None,
+        "spacing_used": spacing,
+        "spacing_source": spacing_source,
+        "unit": "µm",
+        "output": {"path": str(output), "shape": array.shape, "axes": axes, "dtype": args.dtype},
+        "volumes": records,
+        "n_iter": max(r["n_iter"] for r in records),
+        "stop_reason": records[0]["stop_reason"] if len(records) == 1 else
+        [r["stop_reason"] for r in records],
+        "threads": args.threads,
+        "versions": versions(),
+    }
+    timings = {"psf": psf_seconds, "deconvolution": sum(r["seconds"] for r in records)}
+    temporary = None
+    try:
+        written = io.write(output, array, meta, spacing=None if spacing_source == "assumed"
+                           else spacing, axes=axes, dtype=args.dtype, overwrite=args.overwrite)
+        timings["write"] = time.perf_counter() - write_start
+        timings["total"] = time.perf_counter() - started
+        record["timings"] = timings
+        record["memory"] = {**memory, "peak_rss_bytes": peak_memory()}
+        try:
+            temporary = write_sidecar_atomically(sidecar, record, args.overwrite)
+            place_file(temporary, sidecar, args.overwrite)
+        except BaseException:
+            written.unlink(missing_ok=True)  # no image without its record
+            raise
+    finally:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+    if not args.quiet:
+        _summary(spec, parameters, record, output, sidecar)
+    return 0
+
+
+def _label(index: dict[str, int]) -> str:
+    return ", ".join(f"{axis}={value}" for axis, value in index.items())
+
+
+def _volume_record(index: dict, result: Any, seconds: float, data: np.ndarray,
+                   reference: np.ndarray | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "index": index, "n_iter": result.n_iter, "stop_reason": str(result.stop_reason),
+        "converged": result.converged, "diverged": result.diverged, "solver": result.solver,
+        "seconds": seconds, "background": result.parameters.get("background"),
+    }
+    if reference is not None:
+        entry["nrmse_input"] = _safe(metrics.nrmse, data, reference)
+        entry["nrmse"] = _safe(metrics.nrmse, result.x, reference)
+        entry["psnr"] = _safe(metrics.psnr, result.x, reference)
+        with contextlib.suppress(KeyError, ValueError):
+            entry["best_iteration"], entry["best_nrmse"] = result.best("nrmse")
+    return entry
+
+
+def _safe(metric: Any, estimate: Any, reference: Any) -> float:
+    try:
+        return float(metric(estimate, reference))
+    except ValueError:
+        return math.nan
+
+
+def _fft_workers(threads: int | None) -> Any:
+    """The FFTs on ``threads`` threads inside the ``with`` block (all cores for None)."""
+    from ..operators import fft_workers
+
+    return fft_workers(threads)
+
+
+def _summary(spec: catalogue.Method, parameters: dict, record: dict, output: Path,
+             sidecar: Path) -> None:
+    own = [p.name for p in spec.parameters]
+    shown = own + (["max_iter", "stop"] if spec.iterative else []) + ["boundary_used",
+                                                                      "background"]
+    values = ", ".join(f"{name.replace('_used', '')}={_short(parameters[name])}"
+                       for name in shown if name in parameters)
+    rows = [("method", f"{spec.name} ({values})")]
+    image = record["input"]
+    shape = "x".join(map(str, image["shape"]))
+    voxel = _spacing_text(record["spacing_used"])
+    rows.append(("input", (f"{image['path']} {shape} {image['axes']}, voxel {voxel} "
+                          f"({record['spacing_source']})")))
+    for volume in record["volumes"]:
+        label = f"iterations {_label(volume['index'])}" if volume["index"] else "iterations"
+        rows.append((label, f"{volume['n_iter']}: {volume['stop_reason']}"))
+        if "nrmse" in volume:
+            best = ""
+            if "best_nrmse" in volume:
+                best = f", best {volume['best_nrmse']:.4g} at iteration {volume['best_iteration']}"
+            text = (f"NRMSE {volume['nrmse_input']:.4g} (input) -> {volume['nrmse']:.4g}{best}; "
+                    f"PSNR {volume['psnr']:.2f} dB")
+            rows.append(("  reference", text))
+    timings, memory = record["timings"], record["memory"]
+    total, work = timings["total"], timings["deconvolution"]
+    rows.append(("time", f"{total:.2f} s (deconvolution {work:.2f} s)"))
+    peak, estimate = format_bytes(memory["peak_rss_bytes"]), format_bytes(memory["estimate_bytes"])
+    rows.append(("memory", f"peak {peak} (estimate {estimate})"))
+    rows.append(("output", f"{output} ({record['output']['dtype']}), {sidecar}"))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}", file=sys.stdout)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
