@@ -315,3 +315,11 @@ def test_memory_estimate_counts_the_extended_domain():
     assert memory_estimate((64, 256, 256), (63, 127, 127), "admm-hessian") > extended
     # 6 arrays of the 128x384x384 float32 domain, plus input and output
     assert extended == 4 * (6 * 128 * 384 * 384 + 2 * 64 * 256 * 256)
+
+
+@pytest.mark.parametrize("method", ["admm-tv", "admm-hessian", "pd-tv", "rl"])
+def test_poisson_methods_run_without_a_background(method, psf, filaments):
+    """With b = 0, A x = 0 somewhere makes the likelihood +inf early on: not divergence."""
+    result = run(filaments.data, psf, method, max_iter=8)
+    assert result.n_iter == 8 and not result.diverged
+    assert np.all(np.isfinite(result.x))

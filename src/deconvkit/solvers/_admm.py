@@ -218,7 +218,8 @@ class ADMM(Solver):
     """
 
     name = "ADMM"
-    objective_note = "Σ f_i(A_i x) over the non-indicator terms"
+    objective_note = ("Σ f_i(A_i x) over the non-indicator terms (f_i(z_i) where A_i x leaves "
+                      "the domain of f_i)")
 
     def __init__(self, terms: Any, rho: Any = None, x_step: XStep | None = None,
                  balance: bool = False, shape: Any = None) -> None:
@@ -322,7 +323,12 @@ class ADMM(Solver):
             if term.cost.indicator:
                 continue
             ax = cached[i] if cached is not None else term.forward(x)
-            total += float(term.cost(ax))
+            value = float(term.cost(ax))
+            if not math.isfinite(value) and cached is not None:
+                # A_i x outside the term's domain before the splitting has converged
+                # (a Poisson term where A x + b <= 0): its split variable z_i is inside.
+                value = float(term.cost(self._z[i]))
+            total += value
         return total
 
     def _diagnostics(self):

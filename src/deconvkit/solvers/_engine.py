@@ -358,8 +358,12 @@ class Solver:
             return "NaN or Inf in the iterate"
         if not self.tracks_objective:
             return None
-        if math.isnan(objective) or objective == math.inf or objective == -math.inf:
+        if math.isnan(objective) or objective == -math.inf:
             return f"the objective became {objective}"
+        if objective == math.inf:
+            # a finite iterate outside a term's domain (a Poisson term where A x + b = 0
+            # before the data are fitted) is not divergence; the iterate is watched above
+            return None
         if reference is None or not math.isfinite(reference):
             return None
         floor = best if best is not None and math.isfinite(best) else reference

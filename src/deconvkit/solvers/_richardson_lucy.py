@@ -156,6 +156,8 @@ class RichardsonLucy(Solver):
         xp.maximum(ax, ax.dtype.type(1e-30), out=ax)
         xp.divide(self.y, ax, out=ax)
         update = apply_adjoint(self.op, ax) if self.op is not None else ax
+        # Aᴴ of a positive ratio is positive; FFT round-off leaves ±1e-7 relative ripples
+        xp.maximum(update, update.dtype.type(0), out=update)
         if self.regularizer is None:
             update *= self.inverse_normalization
         else:
