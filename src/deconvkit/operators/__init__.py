@@ -17,6 +17,7 @@ from ._differences import Gradient, Hessian, Laplacian
 from ._elementwise import Diagonal, Identity, Mask
 
 __all__ = [
+    "fft_workers",
     "Operator",
     "Blur",
     "Crop",

@@ -131,10 +131,8 @@ def inverse(op: Operator, floor: float = 0.0) -> Circulant:
             f"{op!r} is not in the circulant family, so it has no exact inverse: "
             "use an iterative solver (deconvkit.solvers) instead"
         )
-    # In double precision: a well-posed sum such as I + c·LᴴL spans more than
-    # float32's range of magnitudes, yet its inverse is accurate.
-    own = op.circulant_blocks().dtype
-    blocks = op.circulant_blocks(np.float64)
+    blocks = op.circulant_blocks()
+    own = blocks.dtype
     if blocks.shape[:2] != (1, 1) or op.stacked_in or op.stacked_out:
         raise ValueError(
             f"{op!r} maps {_shape_text(op.dims)} -> {_shape_text(op.dimsd)}: only square, "
@@ -143,18 +141,29 @@ def inverse(op: Operator, floor: float = 0.0) -> Circulant:
     if floor < 0 or not np.isfinite(floor):
         raise ValueError(f"floor must be a finite number >= 0, got {floor}")
     xp = get_array_module(blocks)
-    magnitude = xp.abs(blocks)
     if floor == 0.0:
-        tiny = float(xp.max(magnitude)) * np.finfo(real_dtype(blocks.dtype)).eps
-        zeros = int(xp.count_nonzero(magnitude <= tiny))
+        if _has_zeros(blocks) and own != np.complex128:
+            # A well-posed sum such as I + c·LᴴL can span more magnitudes than float32
+            # resolves; decide (and invert) in double precision before calling it singular.
+            blocks = op.circulant_blocks(np.float64)
+        zeros = _has_zeros(blocks)
         if zeros:
             raise ValueError(
                 f"{op!r} is singular: its transfer function vanishes at {zeros} of "
-                f"{magnitude.size} frequencies; pass floor > 0 for the truncated inverse "
+                f"{blocks.size} frequencies; pass floor > 0 for the truncated inverse "
                 "or regularize (e.g. (A.H @ A + lam * Identity(shape)).inv())"
             )
-        inverted = (1.0 / blocks).astype(own)
+        inverted = (1.0 / blocks).astype(own, copy=False)
     else:
+        magnitude = xp.abs(blocks)
         safe = xp.where(magnitude > floor, blocks, 1.0)
         inverted = xp.where(magnitude > floor, 1.0 / safe, 0.0).astype(own)
     return Circulant(inverted, op.circulant_shape, name=f"({op!r}).inv()")
+
+
+def _has_zeros(blocks: Any) -> int:
+    """How many transfer-function values are zero to the blocks' precision."""
+    xp = get_array_module(blocks)
+    magnitude = xp.abs(blocks)
+    tiny = float(xp.max(magnitude)) * np.finfo(real_dtype(blocks.dtype)).eps
+    return int(xp.count_nonzero(magnitude <= tiny))

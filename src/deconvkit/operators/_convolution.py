@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import scipy.fft
 
 from ._backend import get_array_module, real_dtype, rfftn
