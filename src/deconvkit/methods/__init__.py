@@ -23,6 +23,7 @@ from . import _filters, _iterative  # noqa: F401  (they register the methods)
 from ._problem import BOUNDARIES, Problem, check_image, check_psf, estimate_background, prepare
 from ._registry import COMMON, ITERATIVE, Method, Parameter, available, get
 from ._stopping import Discrepancy
+from ._terms import data_minus_background
 
 __all__ = [
     "deconvolve",
@@ -137,7 +138,12 @@ def run(
         stop = Discrepancy(problem, model) | stop
     if values["rel_tol"]:
         stop = RelativeChange(values["rel_tol"]) | stop
-    start = None if x0 is None else _start_in_domain(problem, x0, solver)
+    start = None
+    if x0 is not None:
+        start = _start_in_domain(problem, check_image(x0, "x0"))
+    elif spec.start_from_data:
+        data = np.maximum(data_minus_background(problem), 0)
+        start = data if data.shape == tuple(problem.shape) else _start_in_domain(problem, data)
     result = solver.run(x0=start, max_iter=max_iter, stop=stop, callbacks=callbacks,
                         progress=progress, ground_truth=truth, record_every=record_every)
     return replace(result, x=problem.to_image(result.x), parameters=record)
@@ -200,8 +206,8 @@ def _run_closed_form(spec: Method, problem: Problem, own: dict, truth: Any,
                   converged=True, solver=spec.solver, parameters=record)
 
 
-def _start_in_domain(problem: Problem, x0: Any, solver: Any) -> Any:
-    x0 = check_image(x0, "x0")
+def _start_in_domain(problem: Problem, x0: Any) -> Any:
+    """``x0`` (the image's shape) on the object's domain, the margin at its mean."""
     if x0.shape != problem.image_shape:
         raise ValueError(f"x0 has shape {x0.shape} but the image {problem.image_shape}")
     if x0.shape == tuple(problem.shape):

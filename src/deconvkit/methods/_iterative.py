@@ -213,7 +213,7 @@ def _admm(terms: list, data: str) -> ADMM:
     iterative=True,
     parameters=(Parameter("lam", float, 0.01, "TV weight λ (the gradient normalized by its norm)",
                           range=(0.0, None)), DATA),
-    arrays=16, max_iter=50,
+    arrays=16, max_iter=50, start_from_data=True,
 )
 def _admm_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     fidelity, scale = _data_term(problem, data, clip_negative, "admm-tv")
@@ -229,7 +229,7 @@ def _admm_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     parameters=(Parameter("lam", float, 0.01,
                           "Hessian–Schatten weight λ (the Hessian normalized by its norm)",
                           range=(0.0, None)), DATA),
-    arrays=24, max_iter=50,
+    arrays=24, max_iter=50, start_from_data=True,
 )
 def _admm_hessian(problem: Problem, lam: float, data: str, clip_negative: bool):
     fidelity, scale = _data_term(problem, data, clip_negative, "admm-hessian")
@@ -244,7 +244,7 @@ def _admm_hessian(problem: Problem, lam: float, data: str, clip_negative: bool):
     iterative=True,
     parameters=(Parameter("lam", float, 0.01, "TV weight λ (the gradient normalized by its norm)",
                           range=(0.0, None)), DATA),
-    arrays=14, max_iter=300,
+    arrays=14, max_iter=300, start_from_data=True,
 )
 def _primal_dual_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     fidelity, scale = _data_term(problem, data, clip_negative, "pd-tv")

@@ -70,6 +70,7 @@ class Method:
     aliases: tuple[str, ...] = ()
     arrays: int = 6
     max_iter: int = 100
+    start_from_data: bool = False
 
     @property
     def all_parameters(self) -> tuple[Parameter, ...]:
@@ -150,6 +151,7 @@ def register(
     aliases: tuple[str, ...] = (),
     arrays: int = 6,
     max_iter: int = 100,
+    start_from_data: bool = False,
 ) -> Callable:
     """Decorator adding a method to the catalogue.
 
@@ -158,12 +160,13 @@ def register(
     (iterative methods; they also receive ``clip_negative``). ``arrays`` is
     the number of domain-sized float32 arrays the method holds at once (a
     half spectrum counts as one), for the memory estimate; ``max_iter`` the
-    default number of iterations.
+    default number of iterations; ``start_from_data`` starts the solver from
+    ``max(y − b, 0)`` (the margin at its mean) instead of the solver's default.
     """
 
     def decorate(build: Callable) -> Callable:
         method = Method(name, summary, model, regularization, solver, iterative, parameters,
-                        build, aliases, arrays, max_iter)
+                        build, aliases, arrays, max_iter, start_from_data)
         _CATALOGUE[name] = method
         for alias in (name, *aliases):
             _ALIASES[alias.lower()] = name
