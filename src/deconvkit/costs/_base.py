@@ -191,6 +191,7 @@ class Composition(Cost):
         nu = getattr(op, "semi_orthogonal", None)
         self._nu = nu if cost.proximable and nu else None
         self.proximable = self._special_prox is not None or self._nu is not None
+        self._last_forward: tuple[Any, Any] | None = None
 
     def _apply(self, x):
         if hasattr(self.op, "_forward"):
@@ -203,10 +204,17 @@ class Composition(Cost):
         return (self.op.H @ y.ravel()).reshape(self.op.dims)
 
     def _value(self, x):
-        return self.cost._value(self._apply(x))
+        ax = self._apply(x)
+        if self.smooth:
+            # Solvers evaluate f(A x) at an iterate and then its gradient: keep A x for it
+            # (one operator application saved per iteration; x itself is never mutated).
+            self._last_forward = (x, ax)
+        return self.cost._value(ax)
 
     def _grad(self, x):
-        return self._apply_adjoint(self.cost._grad(self._apply(x)))
+        last, self._last_forward = self._last_forward, None
+        ax = last[1] if last is not None and last[0] is x else self._apply(x)
+        return self._apply_adjoint(self.cost._grad(ax))
 
     def _compute_grad_lipschitz(self):
         lf, la = self.cost.grad_lipschitz, getattr(self.op, "lipschitz", None)
