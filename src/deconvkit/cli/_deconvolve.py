@@ -45,7 +45,7 @@ WEIGHTS = ("lam", "nsr", "epsilon")
 
 _EPILOG = """\
 examples:
-  deconvkit deconvolve cells.tif psf.tif                      # rl, 100 iterations -> rl_cells.tif
+  deconvkit deconvolve cells.tif psf.tif                      # rl, 50 iterations -> rl_cells.tif
   deconvkit deconvolve cells.tif psf.tif --method rltv --lambda 0.002 --iter 50
   deconvkit deconvolve cells.tif --psf-model gibson_lanni --na 1.4 --wavelength 0.52 \\
       --ni 1.515 --ns 1.33 --depth 5 --background auto -o out/cells_rl.tif
