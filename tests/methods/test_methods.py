@@ -40,12 +40,12 @@ FILAMENT_RATIO = {
     "wif": 0.96,  # 0.938
     "trif": 0.96,  # 0.938
     "rif": 0.93,  # 0.905
-    "lw": 0.91,  # 0.882
-    "lw+": 0.72,  # 0.663
+    "lw": 0.94,  # 0.913
+    "lw+": 0.87,  # 0.832
     "tm": 0.97,  # 0.943
     "ictm": 0.93,  # 0.905
-    "ista": 0.72,  # 0.662
-    "fista": 0.65,  # 0.589
+    "ista": 0.87,  # 0.831
+    "fista": 0.91,  # 0.873
     "rl": 0.45,  # 0.392
     "rl-accelerated": 0.50,  # 0.450
     "rltv": 0.45,  # 0.395
@@ -55,10 +55,11 @@ FILAMENT_RATIO = {
 }
 
 # Sub-resolution beads: a linear filter cannot sharpen a point much under the affine-fit
-# NRMSE; the non-negative and Poisson methods do.
+# NRMSE; the non-negative and Poisson methods do. (The unregularized least-squares methods
+# stop early by default, 10-30 iterations, so as never to end worse than the data on dim
+# mixed specimens; on beads they need more, or stop="auto".)
 BEAD_RATIO = {
-    "lw+": 0.92,  # 0.869
-    "fista": 0.88,  # 0.822
+    "lw+": 0.99,  # 0.969
     "rl": 0.40,  # 0.318
     "rl-accelerated": 0.50,  # 0.433
     "rltv": 0.40,  # 0.310

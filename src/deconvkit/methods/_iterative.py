@@ -56,7 +56,7 @@ def _lipschitz_step(problem: Problem, gamma: float, extra: float = 0.0) -> float
     "lw",
     "Landweber: gradient descent on ½‖Ax − y‖² (no regularization: stop early)",
     model="least squares", regularization="early stopping", solver="GradientDescent",
-    iterative=True, parameters=(GAMMA,), arrays=5, max_iter=50,
+    iterative=True, parameters=(GAMMA,), arrays=5, max_iter=30,
 )
 def _landweber(problem: Problem, gamma: float, clip_negative: bool):
     data = least_squares_term(problem)
@@ -67,7 +67,7 @@ def _landweber(problem: Problem, gamma: float, clip_negative: bool):
     "lw+",
     "Landweber with non-negativity projected at every iteration (NNLS)",
     model="least squares", regularization="early stopping, x ≥ 0", solver="ProjectedGradient",
-    iterative=True, parameters=(GAMMA,), aliases=("nnls", "lwp"), arrays=5, max_iter=100,
+    iterative=True, parameters=(GAMMA,), aliases=("nnls", "lwp"), arrays=5, max_iter=30,
 )
 def _landweber_positive(problem: Problem, gamma: float, clip_negative: bool):
     data = least_squares_term(problem)
@@ -124,7 +124,7 @@ def _ista(problem: Problem, lam: float, prior: str, accelerate: bool):
     "ista",
     "ISTA: proximal gradient on ½‖Ax − y‖² + λ R(x), R the ℓ1 norm or total variation",
     model="least squares", regularization="ℓ1 or TV", solver="ProximalGradient",
-    iterative=True, parameters=SPARSITY, arrays=6, max_iter=100,
+    iterative=True, parameters=SPARSITY, arrays=6, max_iter=30,
 )
 def _ista_plain(problem: Problem, lam: float, prior: str, clip_negative: bool):
     return _ista(problem, lam, prior, accelerate=False)
@@ -134,7 +134,7 @@ def _ista_plain(problem: Problem, lam: float, prior: str, clip_negative: bool):
     "fista",
     "FISTA: ISTA with Nesterov acceleration and adaptive restart",
     model="least squares", regularization="ℓ1 or TV", solver="ProximalGradient (FISTA)",
-    iterative=True, parameters=SPARSITY, arrays=7, max_iter=30,
+    iterative=True, parameters=SPARSITY, arrays=7, max_iter=10,
 )
 def _fista(problem: Problem, lam: float, prior: str, clip_negative: bool):
     return _ista(problem, lam, prior, accelerate=True)

@@ -12,7 +12,15 @@ from pylops.utils.backend import get_array_module
 from ..costs import Composition
 from ..operators import Identity
 from ._engine import Solver
-from ._terms import Term, apply, apply_adjoint, common_shape, operator_norm, problem_dtype, split_terms
+from ._terms import (
+    Term,
+    apply,
+    apply_adjoint,
+    common_shape,
+    operator_norm,
+    problem_dtype,
+    split_terms,
+)
 
 __all__ = ["ADMM", "XStep", "CirculantSolve", "ConjugateGradientSolve", "default_rho"]
 

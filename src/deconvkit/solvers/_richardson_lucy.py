@@ -2,9 +2,6 @@ r"""Richardson–Lucy: multiplicative EM for the Poisson likelihood, regularized
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
 from pylops.utils.backend import get_array_module
 
