@@ -215,6 +215,17 @@ def test_schatten_float32_closed_form_matches_float64_eigh(p):
     np.testing.assert_allclose(conjugate, cost.prox_conjugate(stack, 2.0), atol=1e-5)
 
 
+
+@pytest.mark.parametrize("p", [1, np.inf])
+def test_schatten_value_of_its_own_prox_is_remembered_but_never_stale(p):
+    stack = np.random.default_rng(6).standard_normal((6, 4, 5, 3))
+    cost, fresh = dc.SchattenNorm(p), dc.SchattenNorm(p)
+    out = cost.prox(stack, 0.4)
+    assert cost(out) == pytest.approx(fresh(out), rel=1e-12)  # from the prox's eigenvalues
+    out *= 3.0  # changed in place: the remembered value no longer applies
+    assert cost(out) == pytest.approx(fresh(out), rel=1e-12)
+    assert cost(stack) == pytest.approx(fresh(stack), rel=1e-12)
+
 def test_schatten2_prox_is_the_frobenius_prox():
     stack = np.random.default_rng(4).standard_normal((6, 30))
     tau = 1.3

@@ -226,8 +226,8 @@ class ADMM(Solver):
     """
 
     name = "ADMM"
-    objective_note = ("Σ f_i(A_i x) over the non-indicator terms (f_i(z_i) where A_i x leaves "
-                      "the domain of f_i)")
+    objective_note = ("Σ f_i(z_i) over the non-indicator terms, at the split variables "
+                      "(Σ f_i(A_i x) at convergence)")
 
     def __init__(self, terms: Any, rho: Any = None, x_step: XStep | None = None,
                  balance: bool = False, shape: Any = None) -> None:
@@ -325,18 +325,14 @@ class ADMM(Solver):
             self.x_step.prepare([t.op for t in self.terms], self._rho, self.shape, self.dtype)
 
     def _objective(self, x):
+        # At the split variables z_i = prox(A_i x + u_i): always inside each term's domain,
+        # equal to Σ f_i(A_i x) at convergence, and free where a prox knows its value.
+        if getattr(self, "_x_of_ax", None) is not x:
+            return sum(float(t.cost(t.forward(x))) for t in self.terms if not t.cost.indicator)
         total = 0.0
-        cached = self._ax if getattr(self, "_x_of_ax", None) is x else None
-        for i, term in enumerate(self.terms):
-            if term.cost.indicator:
-                continue
-            ax = cached[i] if cached is not None else term.forward(x)
-            value = float(term.cost(ax))
-            if not math.isfinite(value) and cached is not None:
-                # A_i x outside the term's domain before the splitting has converged
-                # (a Poisson term where A x + b <= 0): its split variable z_i is inside.
-                value = float(term.cost(self._z[i]))
-            total += value
+        for term, z in zip(self.terms, self._z):
+            if not term.cost.indicator:
+                total += float(term.cost(z))
         return total
 
     def _diagnostics(self):
