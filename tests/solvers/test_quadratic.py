@@ -113,6 +113,21 @@ def test_admm_residual_balancing_changes_rho_and_still_converges(quadratic_2d):
     assert {"primal_residual", "dual_residual"} <= set(result.history)
 
 
+def test_admm_with_a_pylops_identity_never_touches_the_iterate(quadratic_2d):
+    # pylops.Identity hands its input back; ADMM updates A x in place, which must not
+    # write into x (nor into the caller's start)
+    import pylops
+
+    p = quadratic_2d
+    terms = [p.terms[0], p.terms[1] @ pylops.Identity(p.shape, dtype=np.float64)]
+    x0 = np.ones(p.shape)
+    start = x0.copy()
+    solver = ADMM(terms, x_step=ConjugateGradientSolve(max_iter=50, tol=1e-12))
+    x = solver.run(x0=x0, max_iter=1000, stop=RelativeChange(1e-12)).x
+    np.testing.assert_array_equal(x0, start)
+    assert relative_error(x, p.solution) < TOL
+
+
 def test_float32_problems_stay_float32():
     p = Quadratic((16, 16), dtype=np.float32)
     for solver in (GradientDescent(p.terms), FISTA(p.terms), ADMM(p.terms), ChambollePock(p.terms)):

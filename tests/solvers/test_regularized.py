@@ -24,12 +24,6 @@ from deconvkit.solvers import (
 
 from .conftest import gaussian_psf
 
-needed = ("MixedNorm21", "NonNegative", "TotalVariation")
-pytestmark = pytest.mark.skipif(
-    not all(hasattr(costs, n) for n in needed), reason="TV costs not in deconvkit.costs yet"
-)
-
-
 def relative(a, b):
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
@@ -117,7 +111,6 @@ def test_constrained_tv_on_the_extended_domain():
         assert objective(terms, x) == pytest.approx(objective(terms, reference), rel=1e-4)
 
 
-@pytest.mark.skipif(not hasattr(costs, "SchattenNorm"), reason="SchattenNorm not there yet")
 def test_hessian_schatten_solvers_agree():
     shape = (20, 20)
     rng = np.random.default_rng(5)
@@ -132,7 +125,6 @@ def test_hessian_schatten_solvers_agree():
         x = solver.run(max_iter=8000, stop=RelativeChange(1e-12)).x
         assert relative(x, reference) < 2e-3, solver
         assert objective(terms, x) == pytest.approx(objective(terms, reference), rel=1e-4)
-    if hasattr(costs, "HessianSchatten"):
-        # the packaged regularizer is the same cost
-        packaged = 0.01 * costs.HessianSchatten(shape, p=1)
-        assert float(packaged(reference)) == pytest.approx(float(hs(reference)), rel=1e-6)
+    # the packaged regularizer is the same cost
+    packaged = 0.01 * costs.HessianSchatten(shape, p=1)
+    assert float(packaged(reference)) == pytest.approx(float(hs(reference)), rel=1e-6)

@@ -6,14 +6,12 @@ import numpy as np
 import pytest
 
 from deconvkit import costs
-from deconvkit.costs import LeastSquares
+from deconvkit.costs import LeastSquares, PoissonLikelihood
 from deconvkit.operators import Blur, Crop
 from deconvkit.solvers import FISTA, GradientDescent, RichardsonLucy
 
 from .conftest import gaussian_psf
 
-PoissonLikelihood = getattr(costs, "PoissonLikelihood", None)
-pytestmark = pytest.mark.skipif(PoissonLikelihood is None, reason="costs.PoissonLikelihood not there yet")
 
 
 def beads(shape, n, seed=0, level=1000.0, floor=2.0):

@@ -90,20 +90,24 @@ class LeastSquares(Cost):
     def prox_through(self, op):
         if self.weights is not None or not getattr(op, "is_circulant", False):
             return None
-        from ..operators import Identity
-
-        normal = op.H @ op
-        back_projected = op.H @ self.y
-        identity = Identity(normal.dims, dtype=normal.dtype)
-        inverses: dict[float, Any] = {}
+        # Formed on the first call only: most solvers never ask this prox, and
+        # (I + τ AᴴA)⁻¹ and Aᴴy are two domain-sized arrays.
+        state: dict[str, Any] = {}
 
         def prox(v, tau):
-            if tau not in inverses:
-                inverses.clear()  # keep one: solvers use a fixed step
-                inverses[tau] = (identity + tau * normal).inv()
-            rhs = back_projected.astype(v.dtype) * v.dtype.type(tau)
+            if state.get("tau") != tau:  # keep one inverse: solvers use a fixed step
+                from ..operators import Identity
+
+                state.pop("inverse", None)
+                identity = Identity(op.dims, dtype=op.dtype)
+                state["inverse"] = (identity + tau * (op.H @ op)).inv()
+                state["tau"] = tau
+            if "back_projected" not in state:
+                state["back_projected"] = op.H @ self.y
+            rhs = state["back_projected"] * v.dtype.type(tau)
+            rhs = rhs.astype(v.dtype, copy=False)
             rhs += v
-            return inverses[tau] @ rhs
+            return state["inverse"] @ rhs
 
         return prox
 

@@ -240,8 +240,10 @@ def memory_estimate(image_shape: tuple[int, ...], psf_shape: tuple[int, ...],
 
     The domain is the image (``periodic``) or the image plus the PSF's size
     rounded up to fast FFT sizes (``extended``, ``reflect``); each method
-    holds a known number of domain-sized arrays (the registry's ``arrays``),
-    plus the input and output on the image's field.
+    holds a known number of domain-sized arrays (the registry's ``arrays``,
+    measured), plus the input and output on the image's field and any working
+    memory of fixed size (``scratch_mib``). FFT scratch space inside
+    ``scipy.fft`` is not counted.
     """
     from ..operators import extended_shape
 
@@ -253,4 +255,5 @@ def memory_estimate(image_shape: tuple[int, ...], psf_shape: tuple[int, ...],
         raise ValueError(f"the PSF has {len(psf_shape)} axes but the image {len(image_shape)}")
     domain = image_shape if boundary == "periodic" else extended_shape(image_shape, psf_shape)
     itemsize = np.dtype(dtype).itemsize
-    return int(itemsize * (spec.arrays * math.prod(domain) + 2 * math.prod(image_shape)))
+    arrays = spec.arrays * math.prod(domain) + 2 * math.prod(image_shape)
+    return int(itemsize * arrays + spec.scratch_mib * 2**20)

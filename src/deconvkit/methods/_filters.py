@@ -53,7 +53,7 @@ def inverse_filter(problem: Problem, lam: float, regularizer: str = "identity") 
     model="least squares, circulant",
     regularization="truncation of the OTF",
     solver="closed form",
-    iterative=False, arrays=4,
+    iterative=False, arrays=6,
     parameters=(Parameter("epsilon", float, 0.1, "|OTF| below which frequencies are dropped",
                           range=(0.0, 1.0)),),
 )
@@ -67,7 +67,7 @@ def _nif(problem: Problem, epsilon: float) -> np.ndarray:
     model="Gaussian noise, circulant",
     regularization="noise-to-signal ratio",
     solver="closed form",
-    iterative=False, arrays=5,
+    iterative=False, arrays=10,
     parameters=(Parameter("nsr", float, 0.05, "noise-to-signal power ratio", range=(0.0, None)),),
 )
 def _wif(problem: Problem, nsr: float) -> np.ndarray:
@@ -80,7 +80,7 @@ def _wif(problem: Problem, nsr: float) -> np.ndarray:
     model="least squares, circulant",
     regularization="Tikhonov (identity)",
     solver="closed form",
-    iterative=False, arrays=5,
+    iterative=False, arrays=10,
     parameters=(Parameter("lam", float, 0.05, LAMBDA_HELP, range=(0.0, None)),),
 )
 def _trif(problem: Problem, lam: float) -> np.ndarray:
@@ -93,7 +93,7 @@ def _trif(problem: Problem, lam: float) -> np.ndarray:
     model="least squares, circulant",
     regularization="Tikhonov (Laplacian)",
     solver="closed form",
-    iterative=False, arrays=6,
+    iterative=False, arrays=10,
     parameters=(Parameter("lam", float, 0.5, LAMBDA_HELP, range=(0.0, None)),),
 )
 def _rif(problem: Problem, lam: float) -> np.ndarray:

@@ -56,7 +56,7 @@ def _lipschitz_step(problem: Problem, gamma: float, extra: float = 0.0) -> float
     "lw",
     "Landweber: gradient descent on ½‖Ax − y‖² (no regularization: stop early)",
     model="least squares", regularization="early stopping", solver="GradientDescent",
-    iterative=True, parameters=(GAMMA,), arrays=5, max_iter=30,
+    iterative=True, parameters=(GAMMA,), arrays=7, max_iter=30,
 )
 def _landweber(problem: Problem, gamma: float, clip_negative: bool):
     data = least_squares_term(problem)
@@ -67,7 +67,7 @@ def _landweber(problem: Problem, gamma: float, clip_negative: bool):
     "lw+",
     "Landweber with non-negativity projected at every iteration (NNLS)",
     model="least squares", regularization="early stopping, x ≥ 0", solver="ProjectedGradient",
-    iterative=True, parameters=(GAMMA,), aliases=("nnls", "lwp"), arrays=5, max_iter=30,
+    iterative=True, parameters=(GAMMA,), aliases=("nnls", "lwp"), arrays=7, max_iter=30,
 )
 def _landweber_positive(problem: Problem, gamma: float, clip_negative: bool):
     data = least_squares_term(problem)
@@ -81,7 +81,7 @@ def _landweber_positive(problem: Problem, gamma: float, clip_negative: bool):
     solver="GradientDescent", iterative=True,
     parameters=(Parameter("lam", float, 0.05, "regularization weight λ (relative to ‖A‖² = 1)",
                           range=(0.0, None)), REGULARIZATION, GAMMA),
-    arrays=6, max_iter=100,
+    arrays=8, max_iter=100,
 )
 def _tikhonov_miller(problem: Problem, lam: float, regularization: str, gamma: float,
                      clip_negative: bool):
@@ -96,7 +96,7 @@ def _tikhonov_miller(problem: Problem, lam: float, regularization: str, gamma: f
     solver="ProjectedGradient", iterative=True,
     parameters=(Parameter("lam", float, 0.05, "regularization weight λ (relative to ‖A‖² = 1)",
                           range=(0.0, None)), REGULARIZATION, GAMMA),
-    arrays=6, max_iter=100,
+    arrays=8, max_iter=100,
 )
 def _ictm(problem: Problem, lam: float, regularization: str, gamma: float, clip_negative: bool):
     cost = least_squares_term(problem) + quadratic_regularizer(problem, lam, regularization)
@@ -124,7 +124,7 @@ def _ista(problem: Problem, lam: float, prior: str, accelerate: bool):
     "ista",
     "ISTA: proximal gradient on ½‖Ax − y‖² + λ R(x), R the ℓ1 norm or total variation",
     model="least squares", regularization="ℓ1 or TV", solver="ProximalGradient",
-    iterative=True, parameters=SPARSITY, arrays=6, max_iter=30,
+    iterative=True, parameters=SPARSITY, arrays=7, max_iter=30,
 )
 def _ista_plain(problem: Problem, lam: float, prior: str, clip_negative: bool):
     return _ista(problem, lam, prior, accelerate=False)
@@ -134,7 +134,7 @@ def _ista_plain(problem: Problem, lam: float, prior: str, clip_negative: bool):
     "fista",
     "FISTA: ISTA with Nesterov acceleration and adaptive restart",
     model="least squares", regularization="ℓ1 or TV", solver="ProximalGradient (FISTA)",
-    iterative=True, parameters=SPARSITY, arrays=7, max_iter=10,
+    iterative=True, parameters=SPARSITY, arrays=9, max_iter=10,
 )
 def _fista(problem: Problem, lam: float, prior: str, clip_negative: bool):
     return _ista(problem, lam, prior, accelerate=True)
@@ -145,7 +145,7 @@ def _fista(problem: Problem, lam: float, prior: str, clip_negative: bool):
     "rl",
     "Richardson–Lucy: multiplicative EM on the Poisson likelihood, with background",
     model="Poisson", regularization="early stopping", solver="RichardsonLucy",
-    iterative=True, arrays=6, max_iter=50,
+    iterative=True, arrays=11, max_iter=50,
 )
 def _richardson_lucy(problem: Problem, clip_negative: bool):
     return RichardsonLucy(poisson_term(problem, clip_negative, "rl"))
@@ -159,7 +159,7 @@ def _richardson_lucy(problem: Problem, clip_negative: bool):
     parameters=(Parameter("acceleration", str, "momentum",
                           "scaled heavy-ball momentum or Biggs–Andrews vector extrapolation",
                           choices=("momentum", "biggs-andrews")),),
-    aliases=("rla",), arrays=8, max_iter=15,
+    aliases=("rla",), arrays=11, max_iter=15,
 )
 def _richardson_lucy_accelerated(problem: Problem, acceleration: str, clip_negative: bool):
     data = poisson_term(problem, clip_negative, "rl-accelerated")
@@ -173,7 +173,7 @@ def _richardson_lucy_accelerated(problem: Problem, acceleration: str, clip_negat
     iterative=True,
     parameters=(Parameter("lam", float, 0.002,
                           "TV weight λ (the gradient normalized by its norm)", range=(0.0, 1.0)),),
-    arrays=10, max_iter=50,
+    arrays=15, max_iter=50,
 )
 def _richardson_lucy_tv(problem: Problem, lam: float, clip_negative: bool):
     data = poisson_term(problem, clip_negative, "rltv")
@@ -213,7 +213,7 @@ def _admm(terms: list, data: str) -> ADMM:
     iterative=True,
     parameters=(Parameter("lam", float, 0.01, "TV weight λ (the gradient normalized by its norm)",
                           range=(0.0, None)), DATA),
-    arrays=16, max_iter=50, start_from_data=True,
+    arrays=28, max_iter=50, start_from_data=True,
 )
 def _admm_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     fidelity, scale = _data_term(problem, data, clip_negative, "admm-tv")
@@ -229,7 +229,8 @@ def _admm_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     parameters=(Parameter("lam", float, 0.01,
                           "Hessian–Schatten weight λ (the Hessian normalized by its norm)",
                           range=(0.0, None)), DATA),
-    arrays=24, max_iter=50, start_from_data=True,
+    arrays=39, scratch_mib=24.0,  # the eigen-decompositions' chunks (costs._schatten.CHUNK)
+    max_iter=50, start_from_data=True,
 )
 def _admm_hessian(problem: Problem, lam: float, data: str, clip_negative: bool):
     fidelity, scale = _data_term(problem, data, clip_negative, "admm-hessian")
@@ -244,7 +245,7 @@ def _admm_hessian(problem: Problem, lam: float, data: str, clip_negative: bool):
     iterative=True,
     parameters=(Parameter("lam", float, 0.01, "TV weight λ (the gradient normalized by its norm)",
                           range=(0.0, None)), DATA),
-    arrays=14, max_iter=300, start_from_data=True,
+    arrays=28, max_iter=300, start_from_data=True,
 )
 def _primal_dual_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     fidelity, scale = _data_term(problem, data, clip_negative, "pd-tv")

@@ -71,6 +71,7 @@ class Method:
     arrays: int = 6
     max_iter: int = 100
     start_from_data: bool = False
+    scratch_mib: float = 0.0
 
     @property
     def all_parameters(self) -> tuple[Parameter, ...]:
@@ -152,6 +153,7 @@ def register(
     arrays: int = 6,
     max_iter: int = 100,
     start_from_data: bool = False,
+    scratch_mib: float = 0.0,
 ) -> Callable:
     """Decorator adding a method to the catalogue.
 
@@ -159,14 +161,16 @@ def register(
     problem's domain (closed-form methods) or a solver ready to run
     (iterative methods; they also receive ``clip_negative``). ``arrays`` is
     the number of domain-sized float32 arrays the method holds at once (a
-    half spectrum counts as one), for the memory estimate; ``max_iter`` the
+    half spectrum counts as one) and ``scratch_mib`` the working memory of a
+    fixed size (chunked computations), both measured with tracemalloc
+    (``benchmarks/bench_methods.py``) for the memory estimate; ``max_iter`` the
     default number of iterations; ``start_from_data`` starts the solver from
     ``max(y − b, 0)`` (the margin at its mean) instead of the solver's default.
     """
 
     def decorate(build: Callable) -> Callable:
         method = Method(name, summary, model, regularization, solver, iterative, parameters,
-                        build, aliases, arrays, max_iter, start_from_data)
+                        build, aliases, arrays, max_iter, start_from_data, scratch_mib)
         _CATALOGUE[name] = method
         for alias in (name, *aliases):
             _ALIASES[alias.lower()] = name

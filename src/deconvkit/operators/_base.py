@@ -157,7 +157,7 @@ class Operator(LinearOperator):
         """
         if self._lipschitz is None:
             if isinstance(self, _Composite) and self.is_circulant:
-                self._lipschitz = _blocks_norm(self.circulant_blocks())
+                self._lipschitz = _blocks_norm(self.circulant_blocks(keep=False))
             else:
                 self._lipschitz = self._compute_lipschitz()
         return self._lipschitz
@@ -213,7 +213,7 @@ class Operator(LinearOperator):
         """True when the operator is diagonal in the DFT of its spatial axes."""
         return self.circulant_shape is not None
 
-    def circulant_blocks(self, dtype: Any = None) -> Any:
+    def circulant_blocks(self, dtype: Any = None, *, keep: bool = True) -> Any:
         """Transfer function as ``(m, n, *rfft_shape)`` blocks (cached per dtype).
 
         Parameters
@@ -221,6 +221,10 @@ class Operator(LinearOperator):
         dtype : numpy.dtype, optional
             Real or complex dtype whose precision the blocks take; the
             operator's own by default.
+        keep : bool
+            Cache newly computed blocks on the operator. Composites ask their
+            parts with ``keep=False``, so that forming ``(Hᴴ H + λ I).inv()``
+            leaves one transfer function in memory, not one per part.
         """
         if not self.is_circulant:
             raise ValueError(
@@ -228,9 +232,12 @@ class Operator(LinearOperator):
                 "it has no transfer function"
             )
         key = complex_dtype(self.dtype if dtype is None else dtype)
-        if key not in self._blocks_cache:
-            self._blocks_cache[key] = self._compute_blocks(key)
-        return self._blocks_cache[key]
+        if key in self._blocks_cache:
+            return self._blocks_cache[key]
+        blocks = self._compute_blocks(key)
+        if keep:
+            self._blocks_cache[key] = blocks
+        return blocks
 
     def _compute_blocks(self, dtype: np.dtype) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -273,6 +280,11 @@ def _blocks_norm(blocks: Any) -> float:
     return norm * (1.0 + 8 * float(np.finfo(blocks.real.dtype).eps))
 
 
+def _stacked(op: LinearOperator, side: str) -> bool:
+    """``op.stacked_in`` / ``op.stacked_out``, False for a plain pylops operator."""
+    return bool(getattr(op, side, False))
+
+
 def _circulant_of(*ops: LinearOperator) -> tuple[int, ...] | None:
     """The common circulant shape of ``ops``, or None if any is not circulant."""
     shapes = {getattr(op, "circulant_shape", None) for op in ops}
@@ -300,7 +312,7 @@ class Product(_Composite):
     def __init__(self, a: LinearOperator, b: LinearOperator) -> None:
         super().__init__(b.dims, a.dimsd, (a, b), name=f"{a!r} @ {b!r}")
         self.a, self.b = a, b
-        self.stacked_in, self.stacked_out = b.stacked_in, a.stacked_out
+        self.stacked_in, self.stacked_out = _stacked(b, "stacked_in"), _stacked(a, "stacked_out")
 
     def _forward(self, x):
         return apply(self.a, apply(self.b, x))
@@ -320,7 +332,9 @@ class Product(_Composite):
     def _compute_blocks(self, dtype):
         from ._circulant import multiply_blocks
 
-        return multiply_blocks(self.a.circulant_blocks(dtype), self.b.circulant_blocks(dtype))
+        return multiply_blocks(
+            self.a.circulant_blocks(dtype, keep=False), self.b.circulant_blocks(dtype, keep=False)
+        )
 
 
 class Sum(_Composite):
@@ -329,7 +343,7 @@ class Sum(_Composite):
     def __init__(self, a: LinearOperator, b: LinearOperator) -> None:
         super().__init__(a.dims, a.dimsd, (a, b), name=f"({a!r} + {b!r})")
         self.a, self.b = a, b
-        self.stacked_in, self.stacked_out = a.stacked_in, a.stacked_out
+        self.stacked_in, self.stacked_out = _stacked(a, "stacked_in"), _stacked(a, "stacked_out")
 
     def _forward(self, x):
         y = apply(self.a, x)
@@ -346,7 +360,9 @@ class Sum(_Composite):
         return None if la is None or lb is None else la + lb
 
     def _compute_blocks(self, dtype):
-        return self.a.circulant_blocks(dtype) + self.b.circulant_blocks(dtype)
+        total = self.a.circulant_blocks(dtype, keep=False)
+        part = self.b.circulant_blocks(dtype, keep=False)
+        return total + part
 
 
 class Scaled(_Composite):
@@ -357,7 +373,7 @@ class Scaled(_Composite):
             raise ValueError(f"the scalar of {scalar} * {op!r} must be a finite real number")
         super().__init__(op.dims, op.dimsd, (op,), name=f"{scalar:g} * {op!r}")
         self.scalar, self.op = float(scalar), op
-        self.stacked_in, self.stacked_out = op.stacked_in, op.stacked_out
+        self.stacked_in, self.stacked_out = _stacked(op, "stacked_in"), _stacked(op, "stacked_out")
 
     def _forward(self, x):
         y = apply(self.op, x)
@@ -379,7 +395,7 @@ class Scaled(_Composite):
         return None if nu is None else self.scalar**2 * nu
 
     def _compute_blocks(self, dtype):
-        return self.op.circulant_blocks(dtype) * self.scalar
+        return self.op.circulant_blocks(dtype, keep=False) * self.scalar
 
 
 class Adjoint(_Composite):
@@ -388,7 +404,7 @@ class Adjoint(_Composite):
     def __init__(self, op: LinearOperator) -> None:
         super().__init__(op.dimsd, op.dims, (op,), name=f"{op!r}.H")
         self.op = op
-        self.stacked_in, self.stacked_out = op.stacked_out, op.stacked_in
+        self.stacked_in, self.stacked_out = _stacked(op, "stacked_out"), _stacked(op, "stacked_in")
         self.applies_by_fft = getattr(op, "applies_by_fft", False)
 
     def _forward(self, x):
@@ -404,7 +420,7 @@ class Adjoint(_Composite):
         return getattr(self.op, "lipschitz", None)
 
     def _compute_blocks(self, dtype):
-        return self.op.circulant_blocks(dtype).swapaxes(0, 1).conj()
+        return self.op.circulant_blocks(dtype, keep=False).swapaxes(0, 1).conj()
 
 
 def _check_shapes(left: LinearOperator, right: LinearOperator, what: str, same: bool) -> None:
@@ -413,7 +429,8 @@ def _check_shapes(left: LinearOperator, right: LinearOperator, what: str, same: 
         need = f"both map {_shape_text(left.dims)} -> {_shape_text(left.dimsd)}"
     else:
         ok = tuple(left.dims) == tuple(right.dimsd)
-        need = f"{left!r} takes {_shape_text(left.dims)} but {right!r} returns {_shape_text(right.dimsd)}"
+        need = (f"{left!r} takes {_shape_text(left.dims)} but {right!r} returns "
+                f"{_shape_text(right.dimsd)}")
     if not ok:
         raise ValueError(f"cannot form {what}: shapes do not match ({need})")
 
@@ -428,7 +445,7 @@ def _materialize_if_fft(op: _Composite) -> Operator:
 
     if op.is_circulant and any(getattr(c, "applies_by_fft", False) for c in op.children):
         return Circulant(
-            op.circulant_blocks(),
+            op.circulant_blocks(keep=False),
             op.circulant_shape,
             stacked_in=op.stacked_in,
             stacked_out=op.stacked_out,

@@ -131,7 +131,7 @@ def inverse(op: Operator, floor: float = 0.0) -> Circulant:
             f"{op!r} is not in the circulant family, so it has no exact inverse: "
             "use an iterative solver (deconvkit.solvers) instead"
         )
-    blocks = op.circulant_blocks()
+    blocks = op.circulant_blocks(keep=False)
     own = blocks.dtype
     if blocks.shape[:2] != (1, 1) or op.stacked_in or op.stacked_out:
         raise ValueError(
@@ -145,7 +145,7 @@ def inverse(op: Operator, floor: float = 0.0) -> Circulant:
         if _has_zeros(blocks) and own != np.complex128:
             # A well-posed sum such as I + c·LᴴL can span more magnitudes than float32
             # resolves; decide (and invert) in double precision before calling it singular.
-            blocks = op.circulant_blocks(np.float64)
+            blocks = op.circulant_blocks(np.float64, keep=False)
         zeros = _has_zeros(blocks)
         if zeros:
             raise ValueError(

@@ -269,9 +269,19 @@ class ADMM(Solver):
         self._rho = list(self.rho)
         if self.balance:
             self.x_step.prepare([t.op for t in self.terms], self._rho, self.shape, self.dtype)
-        self._z = [t.forward(x0) for t in self.terms]
-        self._u = [get_array_module(z).zeros_like(z) for z in self._z]
-        self._ax: list[Any] | None = None
+        # Begin with the z- and u-updates at x0 (z_i = prox(A_i x0), u_i = A_i x0 - z_i):
+        # from z_i = A_i x0 and u_i = 0 the first x-update would return x0 itself, and a
+        # relative-change rule would stop there.
+        self._z, self._u = [], []
+        for term, rho in zip(self.terms, self._rho):
+            u = term.forward(x0)
+            z = term.cost.prox(u, 1.0 / rho)
+            if get_array_module(z).may_share_memory(z, u):
+                z = z.copy()
+            u -= z
+            self._z.append(z)
+            self._u.append(u)
+        self._x_of_z: Any = None
         self._k = 0
         self._residuals = (math.nan, math.nan)
         return x0
@@ -284,25 +294,31 @@ class ADMM(Solver):
             part = term.adjoint(v) if term.op is not None else v
             rhs = part if rhs is None else rhs.__iadd__(part)
         x_new = self.x_step.solve(rhs, x)
-        ax_all, primal, dual = [], 0.0, 0.0
+        del rhs
+        primal, dual = 0.0, 0.0
         primal_i, dual_i = [], []
         for i, (term, rho) in enumerate(zip(self.terms, self._rho)):
+            # in place where the old value is not needed again: one A_i x temporary per term
             ax = term.forward(x_new)
-            v = ax + self._u[i]
-            z = term.cost.prox(v, 1.0 / rho)
-            v -= z  # the new u
-            r = ax - z
-            rn = _dot(r, r)
-            dz = z - self._z[i]
-            sn = rho**2 * self._norms[i] ** 2 * _dot(dz, dz)
+            u = self._u[i]
+            u += ax  # A_i x + u_i, the point whose prox is the new z_i
+            z = term.cost.prox(u, 1.0 / rho)
+            if get_array_module(z).may_share_memory(z, u):  # a user's prox may work in place
+                z = z.copy()
+            u -= z  # the new u_i
+            ax -= z  # the primal residual A_i x - z_i
+            rn = _dot(ax, ax)
+            del ax
+            old = self._z[i]
+            old -= z  # -(z_i - z_i_old), for the dual residual
+            sn = rho**2 * self._norms[i] ** 2 * _dot(old, old)
+            del old
             primal += rn
             dual += sn
             primal_i.append(rn)
             dual_i.append(sn)
-            self._z[i], self._u[i] = z, v
-            ax_all.append(ax)
-        self._ax = ax_all
-        self._x_of_ax = x_new
+            self._z[i] = z
+        self._x_of_z = x_new
         self._residuals = (math.sqrt(primal), math.sqrt(dual))
         self._k += 1
         if self.balance and self._k % 10 == 0:
@@ -327,7 +343,7 @@ class ADMM(Solver):
     def _objective(self, x):
         # At the split variables z_i = prox(A_i x + u_i): always inside each term's domain,
         # equal to Σ f_i(A_i x) at convergence, and free where a prox knows its value.
-        if getattr(self, "_x_of_ax", None) is not x:
+        if getattr(self, "_x_of_z", None) is not x:
             return sum(float(t.cost(t.forward(x))) for t in self.terms if not t.cost.indicator)
         total = 0.0
         for term, z in zip(self.terms, self._z):

@@ -7,6 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 from pylops import LinearOperator
+from pylops.utils.backend import get_array_module
 
 from ..costs import Composition, Cost, ScaledCost, SumCost
 from ..operators import Identity
@@ -18,14 +19,20 @@ def apply(op: LinearOperator, x: Any) -> Any:
     """``op @ x`` on nd-arrays for any pylops operator."""
     if hasattr(op, "_forward"):
         return op._forward(x)
-    return (op @ x.ravel()).reshape(op.dimsd)
+    return _fresh((op @ x.ravel()).reshape(op.dimsd), x)
 
 
 def apply_adjoint(op: LinearOperator, y: Any) -> Any:
     """``op.H @ y`` on nd-arrays for any pylops operator."""
     if hasattr(op, "_adjoint_apply"):
         return op._adjoint_apply(y)
-    return (op.H @ y.ravel()).reshape(op.dims)
+    return _fresh((op.H @ y.ravel()).reshape(op.dims), y)
+
+
+def _fresh(out: Any, given: Any) -> Any:
+    # A pylops operator may hand its input back (pylops.Identity); solvers update
+    # their results in place, so never let a result alias the iterate.
+    return out.copy() if get_array_module(out).may_share_memory(out, given) else out
 
 
 @dataclass
@@ -128,8 +135,10 @@ def operator_norm(op: LinearOperator | None) -> float:
         return float(known)
     if hasattr(op, "estimate_lipschitz"):
         return 1.01 * float(op.estimate_lipschitz())
-    # a plain pylops operator: estimate through a deconvkit Identity wrapper
-    return 1.01 * float((op @ Identity(op.dims, dtype=op.dtype)).estimate_lipschitz())
+    # a plain pylops operator: estimate through a deconvkit Identity wrapper (ours on
+    # the left, so that the product is a deconvkit operator)
+    wrapped = Identity(tuple(op.dimsd), dtype=op.dtype) @ op
+    return 1.01 * float(wrapped.estimate_lipschitz())
 
 
 def objective_of(terms: list[Term], x: Any, skip_indicators: bool = True) -> float:
