@@ -35,6 +35,23 @@ def _tv_prox(cost: Cost, op: LinearOperator):
 __all__ = ["L1", "Huber", "MixedNorm21", "SquaredL2", "Tikhonov", "component_norms"]
 
 
+def group_soft_threshold(z: Any, tau: float) -> Any:
+    r"""Shrink each voxel's vector of components towards 0 by ``tau`` in norm.
+
+    .. math:: z_n \mapsto z_n \max\big(1 - \tau/\|z_n\|_2,\ 0\big)
+
+    the prox of :math:`\tau \sum_n \|z_n\|_2` (components on the leading axis),
+    with one norm-sized temporary.
+    """
+    xp = get_array_module(z)
+    tau = z.dtype.type(tau)
+    factor = component_norms(z)
+    xp.maximum(factor, tau, out=factor)
+    xp.divide(tau, factor, out=factor)
+    xp.subtract(z.dtype.type(1), factor, out=factor)
+    return xp.multiply(z, factor, out=xp.empty_like(z))
+
+
 def component_norms(z: Any, out: Any = None) -> Any:
     r"""Euclidean norm across the leading axis, :math:`|z_n| = (\sum_c z_{c,n}^2)^{1/2}`.
 
@@ -233,13 +250,7 @@ class MixedNorm21(Cost):
 
     def _prox(self, z: Any, tau: float) -> Any:
         _check_stacked(self, z)
-        xp = get_array_module(z)
-        tau = z.dtype.type(tau)
-        factor = component_norms(z)
-        xp.maximum(factor, tau, out=factor)
-        xp.divide(tau, factor, out=factor)
-        xp.subtract(z.dtype.type(1), factor, out=factor)
-        return xp.multiply(z, factor, out=xp.empty_like(z))
+        return group_soft_threshold(z, tau)
 
     def _prox_conjugate(self, z: Any, sigma: float) -> Any:
         _check_stacked(self, z)

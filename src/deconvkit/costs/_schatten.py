@@ -42,7 +42,7 @@ import numpy as np
 from pylops.utils.backend import get_array_module
 
 from ._base import Cost
-from ._norms import _check_stacked, component_norms
+from ._norms import _check_stacked, component_norms, group_soft_threshold
 
 __all__ = ["SchattenNorm", "matrix_size", "project_l1_ball"]
 
@@ -325,13 +325,8 @@ class SchattenNorm(Cost):
 
     def _prox(self, z: Any, tau: float) -> Any:
         xp = get_array_module(z)
-        if self.p == 2:
-            tau = z.dtype.type(tau)
-            factor = component_norms(z)
-            xp.maximum(factor, tau, out=factor)
-            xp.divide(tau, factor, out=factor)
-            xp.subtract(z.dtype.type(1), factor, out=factor)
-            return xp.multiply(z, factor, out=xp.empty_like(z))
+        if self.p == 2:  # the Frobenius norm: the vectors' norm, weighted components
+            return group_soft_threshold(z, tau)
         total = [0.0]  # the norm of the result, from its eigenvalues, for free
 
         def spectral(lam: Any) -> Any:
