@@ -109,20 +109,6 @@ def test_crop_refuses_windows_outside_the_domain():
         Crop((8, 8), (4,))
 
 
-def test_fft_workers_sets_the_thread_count_inside_the_block_only():
-    from deconvkit.operators import fft_workers
-    from deconvkit.operators._backend import _fft_module
-
-    x = np.zeros(4)
-    assert _fft_module(x)[1]["workers"] == -1
-    with fft_workers(1) as n:
-        assert n == 1 and _fft_module(x)[1]["workers"] == 1
-    assert _fft_module(x)[1]["workers"] == -1
-    with pytest.raises(ValueError, match="positive integer or -1"):
-        with fft_workers(0):
-            pass
-
-
 def test_a_well_posed_sum_is_invertible_beyond_float32s_range():
     """I + c·ΔᴴΔ at fine spacing spans 1..1e7: singular in float32's eyes, exact in float64."""
     from deconvkit.operators import Identity, Laplacian

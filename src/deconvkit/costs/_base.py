@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from pylops import LinearOperator
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 __all__ = ["Cost", "Composition", "ScaledCost", "SumCost", "check_tau", "sum_squares"]
 
@@ -326,5 +326,5 @@ class SumCost(Cost):
 
 def sum_squares(x: Any) -> float:
     """``Σ x²`` accumulated in double precision (float32 sums of 10⁷ voxels drift)."""
-    xp = get_array_module(x)
+    xp = namespace(x)
     return float(xp.sum(xp.square(x), dtype=xp.float64))

@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ._base import Cost
 
@@ -36,7 +36,7 @@ __all__ = ["Box", "NonNegative", "feasibility_tolerance"]
 
 def feasibility_tolerance(x: Any) -> float:
     r"""Absolute tolerance of the feasibility tests: :math:`16\varepsilon\max(1, \|x\|_\infty)`."""
-    xp = get_array_module(x)
+    xp = namespace(x)
     scale = float(xp.max(xp.abs(x))) if x.size else 0.0
     return 16.0 * float(np.finfo(x.dtype).eps) * max(1.0, scale)
 
@@ -76,16 +76,16 @@ class NonNegative(_Indicator):
     def contains(self, x: Any) -> bool:
         if x.size == 0:
             return True
-        xp = get_array_module(x)
+        xp = namespace(x)
         return bool(xp.min(x) >= -feasibility_tolerance(x))
 
     def _prox(self, x: Any, tau: float) -> Any:
-        xp = get_array_module(x)
+        xp = namespace(x)
         return xp.maximum(x, x.dtype.type(0))
 
     def _prox_conjugate(self, x: Any, sigma: float) -> Any:
         # ι*_{≥0} = ι_{≤0}: the conjugate's prox is the projection onto x <= 0
-        xp = get_array_module(x)
+        xp = namespace(x)
         return xp.minimum(x, x.dtype.type(0))
 
 
@@ -95,7 +95,7 @@ def _as_bound(value: Any, what: str) -> Any:
         if np.isnan(value):
             raise ValueError(f"the {what} bound is NaN; give a number (or ±inf for no bound)")
         return value
-    xp = get_array_module(value)
+    xp = namespace(value)
     value = xp.asarray(value)
     if value.dtype.kind not in "fiu":
         raise ValueError(f"the {what} bound must be real numbers, got dtype {value.dtype}")
@@ -134,7 +134,7 @@ class Box(_Indicator):
                 "give arrays of one shape (or scalars)"
             )
         arrays = [b for b in (lower, upper) if not isinstance(b, float)]
-        xp = get_array_module(arrays[0]) if arrays else np
+        xp = namespace(arrays[0]) if arrays else np
         if not bool(xp.all(xp.asarray(lower) <= xp.asarray(upper))):
             raise ValueError(
                 "Box needs lower <= upper everywhere (the set is empty otherwise): "
@@ -150,14 +150,14 @@ class Box(_Indicator):
     def contains(self, x: Any) -> bool:
         if x.size == 0:
             return True
-        xp = get_array_module(x)
+        xp = namespace(x)
         lower, upper = self._bounds(x)
         tol = x.dtype.type(feasibility_tolerance(x))
         # no temporaries from x - lower: compare with the shifted bounds
         return bool(xp.all(x >= lower - tol)) and bool(xp.all(x <= upper + tol))
 
     def _prox(self, x: Any, tau: float) -> Any:
-        xp = get_array_module(x)
+        xp = namespace(x)
         lower, upper = self._bounds(x)
         return xp.clip(x, lower, upper, out=xp.empty_like(x))
 

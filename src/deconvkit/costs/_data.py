@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ._base import Cost, sum_squares
 
@@ -13,7 +13,7 @@ __all__ = ["LeastSquares", "PoissonLikelihood"]
 
 
 def _as_data(y: Any, what: str) -> Any:
-    xp = get_array_module(y)
+    xp = namespace(y)
     y = xp.asarray(y)
     if y.dtype.kind not in "fc":
         y = y.astype(np.float32)
@@ -49,7 +49,7 @@ class LeastSquares(Cost):
         super().__init__(y.shape)
         self.y = y
         if weights is not None:
-            xp = get_array_module(y)
+            xp = namespace(y)
             weights = xp.asarray(weights, dtype=y.dtype)
             if weights.shape not in ((), y.shape) or not bool(xp.all(weights >= 0)):
                 raise ValueError(
@@ -66,7 +66,7 @@ class LeastSquares(Cost):
         r = self._residual(x)
         if self.weights is None:
             return 0.5 * sum_squares(r)
-        xp = get_array_module(x)
+        xp = namespace(x)
         return 0.5 * float(xp.sum(self.weights * r * r, dtype=xp.float64))
 
     def _grad(self, x):
@@ -78,7 +78,7 @@ class LeastSquares(Cost):
     def _compute_grad_lipschitz(self):
         if self.weights is None:
             return 1.0
-        return float(get_array_module(self.weights).max(self.weights))
+        return float(namespace(self.weights).max(self.weights))
 
     def _prox(self, x, tau):
         y = self.y.astype(x.dtype, copy=False)
@@ -118,7 +118,7 @@ class LeastSquares(Cost):
 
 
 def _as_counts(y: Any) -> Any:
-    xp = get_array_module(y)
+    xp = namespace(y)
     y = xp.asarray(y)
     if y.dtype.kind not in "fc":
         y = y.astype(np.float32)
@@ -186,7 +186,7 @@ class PoissonLikelihood(Cost):
         y = _as_counts(y)
         super().__init__(y.shape)
         self.y = y
-        xp = get_array_module(y)
+        xp = namespace(y)
         if np.ndim(background) == 0:
             background = float(background)
             if not np.isfinite(background):
@@ -212,10 +212,10 @@ class PoissonLikelihood(Cost):
             if b:
                 out += out.dtype.type(b)
             return out
-        return get_array_module(u).add(u, b, dtype=dtype)
+        return namespace(u).add(u, b, dtype=dtype)
 
     def _value(self, u: Any) -> float:
-        xp = get_array_module(u)
+        xp = namespace(u)
         q = self._shifted(u, xp.float64)
         y = self.y.astype(xp.float64)
         positive = y > 0
@@ -231,7 +231,7 @@ class PoissonLikelihood(Cost):
         return float(xp.sum(q))
 
     def _grad(self, u: Any) -> Any:
-        xp = get_array_module(u)
+        xp = namespace(u)
         out = self._shifted(u, u.dtype)
         with np.errstate(divide="ignore", invalid="ignore"):
             xp.divide(self.y.astype(u.dtype, copy=False), out, out=out)
@@ -240,7 +240,7 @@ class PoissonLikelihood(Cost):
         return xp.subtract(u.dtype.type(1), out, out=out)
 
     def _prox(self, v: Any, tau: float) -> Any:
-        xp = get_array_module(v)
+        xp = namespace(v)
         dtype = v.dtype
         a = self._shifted(v, dtype)
         a -= dtype.type(tau)

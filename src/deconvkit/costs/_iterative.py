@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 from pylops import LinearOperator
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ..operators._base import apply, apply_adjoint
 
@@ -42,14 +42,14 @@ def dual_prox(
     state: dict[str, Any] = {"dual": None}
 
     def prox(v: Any, tau: float) -> Any:
-        xp = get_array_module(v)
+        xp = namespace(v)
         if lipschitz_squared == 0.0:  # A = 0 (e.g. a gradient along size-1 axes): f∘A is constant
             return v.copy()
         # float32 iterates stagnate near 1e-7: do not chase a change below the precision
         tolerance = max(tol, 50.0 * float(np.finfo(v.dtype).eps))
         step = 1.0 / (tau * lipschitz_squared)
         dual = state["dual"]
-        if dual is None or dual.dtype != v.dtype or get_array_module(dual) is not xp:
+        if dual is None or dual.dtype != v.dtype or namespace(dual) is not xp:
             dual = xp.zeros(tuple(op.dimsd), dtype=v.dtype)
         extrapolated, t = dual.copy(), 1.0
         for _ in range(max_iter):

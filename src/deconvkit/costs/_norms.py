@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from pylops import LinearOperator
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ._base import Composition, Cost, sum_squares
 from ._iterative import dual_prox
@@ -43,7 +43,7 @@ def group_soft_threshold(z: Any, tau: float) -> Any:
     the prox of :math:`\tau \sum_n \|z_n\|_2` (components on the leading axis),
     with one norm-sized temporary.
     """
-    xp = get_array_module(z)
+    xp = namespace(z)
     tau = z.dtype.type(tau)
     factor = component_norms(z)
     xp.maximum(factor, tau, out=factor)
@@ -67,7 +67,7 @@ def component_norms(z: Any, out: Any = None) -> Any:
     array of shape ``shape`` and ``z``'s dtype
         Computed with one scratch array of ``shape``, not a ``(k, *shape)`` temporary.
     """
-    xp = get_array_module(z)
+    xp = namespace(z)
     out = xp.multiply(z[0], z[0], out=out)
     if z.shape[0] > 1:
         scratch = xp.empty_like(out)
@@ -101,18 +101,18 @@ class L1(Cost):
     proximable = True
 
     def _value(self, x: Any) -> float:
-        xp = get_array_module(x)
+        xp = namespace(x)
         return float(xp.sum(xp.abs(x), dtype=xp.float64))
 
     def _prox(self, x: Any, tau: float) -> Any:
-        xp = get_array_module(x)
+        xp = namespace(x)
         out = xp.abs(x)
         out -= out.dtype.type(tau)
         xp.maximum(out, out.dtype.type(0), out=out)
         return xp.copysign(out, x, out=out)
 
     def _prox_conjugate(self, x: Any, sigma: float) -> Any:
-        xp = get_array_module(x)
+        xp = namespace(x)
         one = x.dtype.type(1)
         return xp.clip(x, -one, one, out=xp.empty_like(x))
 
@@ -140,18 +140,18 @@ class NonNegativeL1(Cost):
     def _value(self, x: Any) -> float:
         from ._constraints import feasibility_tolerance
 
-        xp = get_array_module(x)
+        xp = namespace(x)
         if x.size and float(xp.min(x)) < -feasibility_tolerance(x):
             return float("inf")
         return float(xp.sum(xp.maximum(x, 0), dtype=xp.float64))
 
     def _prox(self, x: Any, tau: float) -> Any:
-        xp = get_array_module(x)
+        xp = namespace(x)
         out = x - x.dtype.type(tau)
         return xp.maximum(out, out.dtype.type(0), out=out)
 
     def _prox_conjugate(self, x: Any, sigma: float) -> Any:
-        xp = get_array_module(x)
+        xp = namespace(x)
         return xp.minimum(x, x.dtype.type(1), out=xp.empty_like(x))
 
 
@@ -245,7 +245,7 @@ class MixedNorm21(Cost):
 
     def _value(self, z: Any) -> float:
         _check_stacked(self, z)
-        xp = get_array_module(z)
+        xp = namespace(z)
         return float(xp.sum(component_norms(z), dtype=xp.float64))
 
     def _prox(self, z: Any, tau: float) -> Any:
@@ -254,7 +254,7 @@ class MixedNorm21(Cost):
 
     def _prox_conjugate(self, z: Any, sigma: float) -> Any:
         _check_stacked(self, z)
-        xp = get_array_module(z)
+        xp = namespace(z)
         scale = component_norms(z)
         xp.maximum(scale, z.dtype.type(1), out=scale)
         return xp.divide(z, scale, out=xp.empty_like(z))
@@ -296,7 +296,7 @@ class Huber(Cost):
 
     def _value(self, z: Any) -> float:
         _check_stacked(self, z)
-        xp = get_array_module(z)
+        xp = namespace(z)
         norms = component_norms(z).astype(xp.float64)
         quadratic = norms <= self.delta
         values = xp.where(quadratic, norms * norms / (2 * self.delta), norms - self.delta / 2)
@@ -304,7 +304,7 @@ class Huber(Cost):
 
     def _grad(self, z: Any) -> Any:
         _check_stacked(self, z)
-        xp = get_array_module(z)
+        xp = namespace(z)
         scale = component_norms(z)
         xp.maximum(scale, z.dtype.type(self.delta), out=scale)
         return xp.divide(z, scale, out=xp.empty_like(z))
@@ -314,7 +314,7 @@ class Huber(Cost):
 
     def _prox(self, z: Any, tau: float) -> Any:
         _check_stacked(self, z)
-        xp = get_array_module(z)
+        xp = namespace(z)
         factor = component_norms(z)
         xp.maximum(factor, z.dtype.type(self.delta + tau), out=factor)
         xp.divide(z.dtype.type(tau), factor, out=factor)

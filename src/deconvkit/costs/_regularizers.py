@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ..operators import Gradient, Hessian
 from ._base import Composition, Cost
@@ -83,7 +83,7 @@ class SmoothedMixedNorm21(Cost):
         self.epsilon = epsilon
 
     def _norms(self, z: Any) -> Any:
-        xp = get_array_module(z)
+        xp = namespace(z)
         squared = xp.multiply(z[0], z[0])
         scratch = xp.empty_like(squared)
         for c in range(1, z.shape[0]):
@@ -93,12 +93,12 @@ class SmoothedMixedNorm21(Cost):
 
     def _value(self, z: Any) -> float:
         _check_stacked(self, z)
-        xp = get_array_module(z)
+        xp = namespace(z)
         return float(xp.sum(self._norms(z), dtype=xp.float64))
 
     def _grad(self, z: Any) -> Any:
         _check_stacked(self, z)
-        xp = get_array_module(z)
+        xp = namespace(z)
         return xp.divide(z, self._norms(z), out=xp.empty_like(z))
 
     def _compute_grad_lipschitz(self) -> float:

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ._base import Cost
 from ._norms import _check_stacked, component_norms, group_soft_threshold
@@ -74,7 +74,7 @@ def project_l1_ball(values: Any, radius: float) -> Any:
     :math:`\theta = \max(0, (\sum_{j\le\rho} u_j - r)/\rho)` with ``u`` the sorted
     magnitudes, then :math:`\operatorname{sign}(\lambda)\max(|\lambda| - \theta, 0)`.
     """
-    xp = get_array_module(values)
+    xp = namespace(values)
     magnitude = xp.abs(values)
     ordered = -xp.sort(-magnitude, axis=1)
     cumulative = xp.cumsum(ordered, axis=1)
@@ -89,7 +89,7 @@ def project_l1_ball(values: Any, radius: float) -> Any:
 
 
 def _soft_threshold(values: Any, tau: float) -> Any:
-    xp = get_array_module(values)
+    xp = namespace(values)
     out = xp.abs(values) - tau
     xp.maximum(out, 0, out=out)
     return xp.copysign(out, values, out=out)
@@ -101,7 +101,7 @@ Spectral = Callable[[Any], Any]  # eigenvalues (m, n) -> new eigenvalues (m, n)
 
 def _eigenvalues_closed_form(block: Any, n: int) -> list[Any]:
     """Eigenvalues, in decreasing order, of 1x1, 2x2 or 3x3 stacked matrices (float64 arrays)."""
-    xp = get_array_module(block)
+    xp = namespace(block)
     if n == 1:
         return [block[0]]
     if n == 2:
@@ -126,7 +126,7 @@ def _eigenvalues_closed_form(block: Any, n: int) -> list[Any]:
 
 def _apply_closed_form(block: Any, n: int, spectral: Spectral) -> Any:
     """The spectral map of stacked 1x1/2x2/3x3 matrices, ``block`` a float64 ``(k, m)`` array."""
-    xp = get_array_module(block)
+    xp = namespace(block)
     lam = _eigenvalues_closed_form(block, n)
     mu = spectral(xp.stack(lam, axis=1))
     mu = [mu[:, i] for i in range(n)]
@@ -184,7 +184,7 @@ def _apply_closed_form(block: Any, n: int, spectral: Spectral) -> Any:
 
 
 def _to_matrices(block: Any, n: int) -> Any:
-    xp = get_array_module(block)
+    xp = namespace(block)
     matrices = xp.empty((block.shape[1], n, n), dtype=block.dtype)
     for c, (i, j) in enumerate(_pairs(n)):
         if i == j:
@@ -197,7 +197,7 @@ def _to_matrices(block: Any, n: int) -> Any:
 
 def _apply_eigh(block: Any, n: int, spectral: Spectral) -> Any:
     """The spectral map by LAPACK ``eigh`` on ``(m, n, n)`` matrices (any n, block's dtype)."""
-    xp = get_array_module(block)
+    xp = namespace(block)
     lam, vectors = xp.linalg.eigh(_to_matrices(block, n))
     mu = spectral(lam).astype(block.dtype, copy=False)
     result = (vectors * mu[:, None, :]) @ xp.swapaxes(vectors, 1, 2)
@@ -224,7 +224,7 @@ def spectral_map(z: Any, spectral: Spectral, closed_form: bool | None = None) ->
         Force the closed form (``n <= 3``) or ``eigh``; by default the closed form
         for float32 input and ``eigh`` for float64.
     """
-    xp = get_array_module(z)
+    xp = namespace(z)
     n = matrix_size(z.shape[0])
     use_closed = _closed_form(z, n) if closed_form is None else closed_form and n <= 3
     flat = z.reshape(z.shape[0], -1)
@@ -240,7 +240,7 @@ def spectral_map(z: Any, spectral: Spectral, closed_form: bool | None = None) ->
 
 def eigenvalues(z: Any, closed_form: bool | None = None) -> Any:
     """Eigenvalues of every matrix of a stack, shape ``(N, n)`` (float64 when in closed form)."""
-    xp = get_array_module(z)
+    xp = namespace(z)
     n = matrix_size(z.shape[0])
     use_closed = _closed_form(z, n) if closed_form is None else closed_form and n <= 3
     flat = z.reshape(z.shape[0], -1)
@@ -269,7 +269,7 @@ def _order(p: Any) -> float:
 
 
 def _checksum(z: Any) -> float:
-    xp = get_array_module(z)
+    xp = namespace(z)
     return float(xp.sum(z, dtype=xp.float64))
 
 
@@ -313,7 +313,7 @@ class SchattenNorm(Cost):
         matrix_size(z.shape[0])
 
     def _value(self, z: Any) -> float:
-        xp = get_array_module(z)
+        xp = namespace(z)
         last = getattr(self, "_last_prox", None)
         if last is not None and last[0] is z and last[1] == _checksum(z):
             return last[2]  # z is the unchanged output of the last prox
@@ -324,7 +324,7 @@ class SchattenNorm(Cost):
         return float(xp.sum(per_voxel, dtype=xp.float64))
 
     def _prox(self, z: Any, tau: float) -> Any:
-        xp = get_array_module(z)
+        xp = namespace(z)
         if self.p == 2:  # the Frobenius norm: the vectors' norm, weighted components
             return group_soft_threshold(z, tau)
         total = [0.0]  # the norm of the result, from its eigenvalues, for free
@@ -343,7 +343,7 @@ class SchattenNorm(Cost):
         return out
 
     def _prox_conjugate(self, z: Any, sigma: float) -> Any:
-        xp = get_array_module(z)
+        xp = namespace(z)
         if self.p == 2:
             scale = component_norms(z)
             xp.maximum(scale, z.dtype.type(1), out=scale)

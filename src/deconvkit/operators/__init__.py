@@ -8,7 +8,7 @@ and their compositions) know their transfer function and can be inverted
 exactly with ``inv()`` / ``solve(y)``.
 """
 
-from ._backend import fft_workers, rfft_shape
+from ..backend import fft_workers, rfft_shape
 from ._base import Adjoint, Operator, Product, Scaled, Sum
 from ._circulant import Circulant
 from ._convolution import Blur, extended_shape, fast_shape

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from pylops import LinearOperator
 
-from ._backend import complex_dtype, get_array_module
+from ..backend import complex_dtype, namespace
 
 __all__ = ["Operator", "Product", "Sum", "Scaled", "Adjoint", "apply", "apply_adjoint"]
 
@@ -268,7 +268,7 @@ class Operator(LinearOperator):
 
 def _blocks_norm(blocks: Any) -> float:
     """Largest singular value over all frequencies of ``(m, n, ...)`` blocks."""
-    xp = get_array_module(blocks)
+    xp = namespace(blocks)
     m, n = blocks.shape[:2]
     if m == 1 or n == 1:
         power = xp.abs(blocks).astype(np.float64) ** 2

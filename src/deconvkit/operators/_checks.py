@@ -39,9 +39,9 @@ def check_spacing(spacing: Any, ndim: int) -> tuple[float, ...]:
 
 def check_finite(array: Any, what: str) -> None:
     """Refuse NaN and Inf with a message that names the array."""
-    from ._backend import get_array_module
+    from ..backend import namespace
 
-    xp = get_array_module(array)
+    xp = namespace(array)
     if not bool(xp.all(xp.isfinite(array))):
         bad = int(xp.count_nonzero(~xp.isfinite(array)))
         raise ValueError(f"{what} contains {bad} NaN or infinite values; clean or replace them first")

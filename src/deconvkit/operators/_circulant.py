@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import complex_dtype, get_array_module, irfftn, real_dtype, rfft_shape, rfftn
+from ..backend import complex_dtype, namespace, irfftn, real_dtype, rfft_shape, rfftn
 from ._base import Operator, _blocks_norm, _shape_text
 
 __all__ = ["Circulant", "multiply_blocks", "inverse"]
@@ -16,7 +16,7 @@ def multiply_blocks(a: Any, b: Any) -> Any:
     """Per-frequency matrix product of ``(m, k, ...)`` and ``(k, n, ...)`` blocks."""
     if a.shape[:2] == (1, 1) or b.shape[:2] == (1, 1):
         return a * b
-    xp = get_array_module(a)
+    xp = namespace(a)
     return xp.einsum("ik...,kj...->ij...", a, b)
 
 
@@ -109,7 +109,7 @@ class Circulant(Operator):
         if not (stacked_input or stacked_output):
             spectrum *= blocks[0, 0]
         else:
-            xp = get_array_module(spectrum)
+            xp = namespace(spectrum)
             if not stacked_input:
                 spectrum = spectrum[None]
             spectrum = xp.einsum("ij...,j...->i...", blocks, spectrum)
@@ -140,7 +140,7 @@ def inverse(op: Operator, floor: float = 0.0) -> Circulant:
         )
     if floor < 0 or not np.isfinite(floor):
         raise ValueError(f"floor must be a finite number >= 0, got {floor}")
-    xp = get_array_module(blocks)
+    xp = namespace(blocks)
     if floor == 0.0:
         if _has_zeros(blocks) and own != np.complex128:
             # A well-posed sum such as I + c·LᴴL can span more magnitudes than float32
@@ -163,7 +163,7 @@ def inverse(op: Operator, floor: float = 0.0) -> Circulant:
 
 def _has_zeros(blocks: Any) -> int:
     """How many transfer-function values are zero to the blocks' precision."""
-    xp = get_array_module(blocks)
+    xp = namespace(blocks)
     magnitude = xp.abs(blocks)
     tiny = float(xp.max(magnitude)) * np.finfo(real_dtype(blocks.dtype)).eps
     return int(xp.count_nonzero(magnitude <= tiny))

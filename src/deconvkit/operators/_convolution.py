@@ -6,7 +6,7 @@ from typing import Any
 
 import scipy.fft
 
-from ._backend import get_array_module, real_dtype, rfftn
+from ..backend import namespace, real_dtype, rfftn
 from ._base import _shape_text
 from ._checks import check_finite, check_shape
 from ._circulant import Circulant
@@ -58,7 +58,7 @@ class Blur(Circulant):
 
     def __init__(self, psf: Any, shape: tuple[int, ...]) -> None:
         shape = check_shape(shape)
-        xp = get_array_module(psf)
+        xp = namespace(psf)
         psf = xp.asarray(psf)
         if psf.ndim != len(shape):
             raise ValueError(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._backend import get_array_module
+from ..backend import namespace
 from ._base import Operator, _shape_text
 from ._checks import check_shape
 
@@ -49,10 +49,10 @@ class Crop(Operator):
         super().__init__(shape_in, shape_out)
 
     def _forward(self, x):
-        return get_array_module(x).ascontiguousarray(x[self.window])
+        return namespace(x).ascontiguousarray(x[self.window])
 
     def _adjoint_apply(self, y):
-        x = get_array_module(y).zeros(self.dims, dtype=y.dtype)
+        x = namespace(y).zeros(self.dims, dtype=y.dtype)
         x[self.window] = y
         return x
 
@@ -88,12 +88,12 @@ class Pad(Operator):
         super().__init__(shape_in, shape_out)
 
     def _forward(self, x):
-        y = get_array_module(x).zeros(self.dimsd, dtype=x.dtype)
+        y = namespace(x).zeros(self.dimsd, dtype=x.dtype)
         y[self.window] = x
         return y
 
     def _adjoint_apply(self, y):
-        return get_array_module(y).ascontiguousarray(y[self.window])
+        return namespace(y).ascontiguousarray(y[self.window])
 
     def _adjoint(self):
         return Crop(self.dimsd, self.dims, self.offset)

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import get_array_module, rfft_shape
+from ..backend import namespace, rfft_shape
 from ._base import Operator, _shape_text
 from ._checks import check_shape, check_spacing
 
@@ -34,7 +34,7 @@ def _along(ndim: int, axis: int, index: slice) -> tuple[slice, ...]:
 
 def difference(x: Any, axis: int, step: float, periodic: bool, out: Any) -> Any:
     """``out = D_axis x``: forward difference divided by ``step``."""
-    xp = get_array_module(x)
+    xp = namespace(x)
     at = partial(_along, x.ndim, axis)
     xp.subtract(x[at(slice(1, None))], x[at(slice(None, -1))], out=out[at(slice(None, -1))])
     if periodic:
@@ -47,7 +47,7 @@ def difference(x: Any, axis: int, step: float, periodic: bool, out: Any) -> Any:
 
 def difference_adjoint(y: Any, axis: int, step: float, periodic: bool, out: Any) -> Any:
     """``out = D_axisᵀ y``: backward difference (negated) divided by ``step``."""
-    xp = get_array_module(y)
+    xp = namespace(y)
     at = partial(_along, y.ndim, axis)
     xp.subtract(y[at(slice(None, -1))], y[at(slice(1, None))], out=out[at(slice(1, None))])
     if periodic:
@@ -94,11 +94,11 @@ class _Differences(Operator):
         ]
 
     def _diff(self, x, axis, out=None):
-        out = get_array_module(x).empty_like(x) if out is None else out
+        out = namespace(x).empty_like(x) if out is None else out
         return difference(x, axis, self.spacing[axis], self.periodic, out)
 
     def _diff_adjoint(self, y, axis, out=None):
-        out = get_array_module(y).empty_like(y) if out is None else out
+        out = namespace(y).empty_like(y) if out is None else out
         return difference_adjoint(y, axis, self.spacing[axis], self.periodic, out)
 
     def _second(self, x, axis):
@@ -141,14 +141,14 @@ class Gradient(_Differences):
         super().__init__(shape, spacing, boundary, lambda s: (len(s), *s), dtype)
 
     def _forward(self, x):
-        out = get_array_module(x).empty(self.dimsd, dtype=x.dtype)
+        out = namespace(x).empty(self.dimsd, dtype=x.dtype)
         for axis in range(x.ndim):
             self._diff(x, axis, out[axis])
         return out
 
     def _adjoint_apply(self, y):
         x = self._diff_adjoint(y[0], 0)
-        scratch = get_array_module(y).empty_like(x)
+        scratch = namespace(y).empty_like(x)
         for axis in range(1, len(self.spacing)):
             x += self._diff_adjoint(y[axis], axis, scratch)
         return x
@@ -215,7 +215,7 @@ class Hessian(_Differences):
         super().__init__(shape, spacing, boundary, lambda s: (len(self.pairs), *s), dtype)
 
     def _forward(self, x):
-        xp = get_array_module(x)
+        xp = namespace(x)
         out = xp.empty(self.dimsd, dtype=x.dtype)
         partials = [self._diff(x, axis) for axis in range(x.ndim)]
         root2 = x.dtype.type(np.sqrt(2.0))
@@ -229,7 +229,7 @@ class Hessian(_Differences):
         return out
 
     def _adjoint_apply(self, y):
-        xp = get_array_module(y)
+        xp = namespace(y)
         ndim = len(self.spacing)
         root2 = y.dtype.type(np.sqrt(2.0))
         x = xp.zeros(self.dims, dtype=y.dtype)

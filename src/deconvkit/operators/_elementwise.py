@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._backend import get_array_module, rfft_shape
+from ..backend import namespace, rfft_shape
 from ._base import Operator, _shape_text
 from ._checks import check_finite, check_shape
 
@@ -50,7 +50,7 @@ class Diagonal(Operator):
     """
 
     def __init__(self, weights: Any) -> None:
-        xp = get_array_module(weights)
+        xp = namespace(weights)
         weights = xp.asarray(weights)
         check_shape(weights.shape, "the weights' shape")
         check_finite(weights, "the weights")
@@ -70,7 +70,7 @@ class Diagonal(Operator):
         return y * self._weights_for(y.dtype).conj()
 
     def _compute_lipschitz(self):
-        return float(get_array_module(self.weights).max(abs(self.weights)))
+        return float(namespace(self.weights).max(abs(self.weights)))
 
     def __repr__(self):
         return f"{self.name}({_shape_text(self.dims)})"
@@ -80,7 +80,7 @@ class Mask(Diagonal):
     """Keep the voxels where ``mask`` is true, zero the others (self-adjoint projection)."""
 
     def __init__(self, mask: Any) -> None:
-        xp = get_array_module(mask)
+        xp = namespace(mask)
         super().__init__(xp.asarray(mask, dtype=bool).astype(np.float32))
 
     def _adjoint(self):

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from pylops import LinearOperator
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ..costs import Composition
 from ..operators import Identity
@@ -26,7 +26,7 @@ __all__ = ["ADMM", "XStep", "CirculantSolve", "ConjugateGradientSolve", "default
 
 
 def _dot(a: Any, b: Any) -> float:
-    return float(get_array_module(a).vdot(a.ravel(), b.ravel()).real)
+    return float(namespace(a).vdot(a.ravel(), b.ravel()).real)
 
 
 class XStep:
@@ -276,7 +276,7 @@ class ADMM(Solver):
         for term, rho in zip(self.terms, self._rho):
             u = term.forward(x0)
             z = term.cost.prox(u, 1.0 / rho)
-            if get_array_module(z).may_share_memory(z, u):
+            if namespace(z).may_share_memory(z, u):
                 z = z.copy()
             u -= z
             self._z.append(z)
@@ -303,7 +303,7 @@ class ADMM(Solver):
             u = self._u[i]
             u += ax  # A_i x + u_i, the point whose prox is the new z_i
             z = term.cost.prox(u, 1.0 / rho)
-            if get_array_module(z).may_share_memory(z, u):  # a user's prox may work in place
+            if namespace(z).may_share_memory(z, u):  # a user's prox may work in place
                 z = z.copy()
             u -= z  # the new u_i
             ax -= z  # the primal residual A_i x - z_i

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from .. import metrics
 from ._callbacks import Callback, ProgressLine
@@ -123,7 +123,7 @@ def check_max_iter(max_iter: Any) -> int:
 
 
 def _norm(x: Any) -> float:
-    xp = get_array_module(x)
+    xp = namespace(x)
     return float(xp.sqrt(xp.vdot(x.ravel(), x.ravel()).real))
 
 
@@ -176,7 +176,7 @@ class Solver:
             x0 = x0.x
         if x0 is None:
             return self._default_x0()
-        xp = get_array_module(x0)
+        xp = namespace(x0)
         x0 = xp.asarray(x0)
         if tuple(x0.shape) != tuple(self.shape):
             raise ValueError(

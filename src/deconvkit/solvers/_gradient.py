@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ..costs import Composition, Cost, ScaledCost, SumCost
 from ._engine import Solver
@@ -225,7 +225,7 @@ class ProximalGradient(Solver):
         if not self.accelerate:
             self._y = x_new
             return x_new
-        xp = get_array_module(x)
+        xp = namespace(x)
         restart = False
         if self.restart == "gradient":
             restart = float(xp.vdot((y - x_new).ravel(), (x_new - x).ravel()).real) > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ..operators import Identity
 from ._terms import Term, apply, apply_adjoint, common_shape, problem_dtype, split_terms
@@ -110,5 +110,5 @@ def solve_quadratic(terms: Any, shape: Any = None) -> Any:
             "solve_quadratic: the problem has no unique minimizer (Σ a_i A_iᴴA_i is singular); "
             f"add a regularizer such as lam * SquaredL2() ({error})"
         ) from None
-    xp = get_array_module(rhs)
+    xp = namespace(rhs)
     return xp.asarray(apply(inverse, rhs), dtype=dtype)

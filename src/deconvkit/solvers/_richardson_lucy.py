@@ -3,7 +3,7 @@ r"""Richardson–Lucy: multiplicative EM for the Poisson likelihood, regularized
 from __future__ import annotations
 
 import numpy as np
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ..costs import Cost
 from ._engine import Solver
@@ -94,7 +94,7 @@ class RichardsonLucy(Solver):
         y = cost.y
         self.shape = tuple(op.dims) if op is not None else tuple(y.shape)
         self.dtype = np.finfo(np.result_type(np.float32, y.dtype)).dtype
-        xp = get_array_module(y)
+        xp = namespace(y)
         self.y = xp.asarray(y, dtype=self.dtype)
         background = getattr(cost, "background", 0.0)
         background = 0.0 if background is None else background
@@ -134,7 +134,7 @@ class RichardsonLucy(Solver):
 
     # -- pieces -------------------------------------------------------------
     def _default_x0(self):
-        xp = get_array_module(self.y)
+        xp = namespace(self.y)
         return xp.where(self.observed, self.dtype.type(self.flat_level), 0).astype(self.dtype)
 
     def _forward(self, x):
@@ -142,7 +142,7 @@ class RichardsonLucy(Solver):
 
     def _rl(self, x, ax=None):
         """One RL update of ``x`` (a new array)."""
-        xp = get_array_module(x)
+        xp = namespace(x)
         if ax is None:
             ax = self._forward(x)
         if isinstance(self.background, float):
@@ -167,7 +167,7 @@ class RichardsonLucy(Solver):
         return update
 
     def _start(self, x0):
-        xp = get_array_module(x0)
+        xp = namespace(x0)
         x0 = xp.clip(x0, 0, None) * self.observed
         self._cache = None
         self._prev = None
@@ -186,7 +186,7 @@ class RichardsonLucy(Solver):
         return None
 
     def _extrapolate(self, x, alpha):
-        xp = get_array_module(x)
+        xp = namespace(x)
         y = x - self._prev
         y *= y.dtype.type(alpha)
         y += x
@@ -198,7 +198,7 @@ class RichardsonLucy(Solver):
         if self.acceleration is None:
             return self._rl(x, self._take_cached(x))
         self._cache = None
-        xp = get_array_module(x)
+        xp = namespace(x)
         if self.acceleration == "biggs-andrews":
             alpha = 0.0
             if self._g2 is not None:

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 import numpy as np
 from pylops import LinearOperator
-from pylops.utils.backend import get_array_module
+from ..backend import namespace
 
 from ..costs import Composition, Cost, ScaledCost, SumCost
 from ..operators import Identity
@@ -32,7 +32,7 @@ def apply_adjoint(op: LinearOperator, y: Any) -> Any:
 def _fresh(out: Any, given: Any) -> Any:
     # A pylops operator may hand its input back (pylops.Identity); solvers update
     # their results in place, so never let a result alias the iterate.
-    return out.copy() if get_array_module(out).may_share_memory(out, given) else out
+    return out.copy() if namespace(out).may_share_memory(out, given) else out
 
 
 @dataclass

@@ -1,0 +1,271 @@
+r"""Fused elementwise kernels for the hot loops, on every backend.
+
+Each kernel does in one pass over memory what NumPy would do in several
+passes with temporaries:
+
+=============================  ==============================================================
+:func:`rl_ratio`               :math:`m \leftarrow y / \max(m + b, \epsilon)` (in place)
+:func:`multiply_conjugate`     :math:`s \leftarrow s\,\bar h` (in place)
+:func:`rl_update`              :math:`o = x \max(u, 0)\, w`, returning :math:`\|o - x\|^2, \|o\|^2`
+:func:`extrapolate`            :math:`o = \max(x + \alpha (x - p), f)`
+:func:`kl_divergence`          :math:`\sum (m + b) - y - y \log\frac{m + b}{y}` in float64
+=============================  ==============================================================
+
+Implementations: numba (``parallel=True``, cached on disk; calls from several
+threads take turns) for NumPy arrays; ``cupy.ElementwiseKernel``/``ReductionKernel`` for CuPy
+arrays; and a plain NumPy version, the reference, used for guarded arrays, for
+arrays of more than three axes, when numba is missing, and inside
+:func:`use_fused(False) <use_fused>`. ``tests/backend/test_kernels.py``
+checks that every fused kernel equals the plain one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import threading
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import Any
+
+import numpy as np
+
+from ._fft import workers
+from ._namespace import _cupy, backend_of, namespace
+
+__all__ = [
+    "TINY",
+    "extrapolate",
+    "fused_available",
+    "kl_divergence",
+    "multiply_conjugate",
+    "rl_ratio",
+    "rl_update",
+    "use_fused",
+]
+
+#: The smallest model value a ratio divides by (the Poisson model is kept positive).
+TINY = 1e-30
+
+_FUSED: ContextVar[bool] = ContextVar("deconvkit_fused", default=True)
+
+
+@contextlib.contextmanager
+def use_fused(enabled: bool) -> Iterator[None]:
+    """Use (True, default) or bypass (False) the fused kernels inside the block."""
+    token = _FUSED.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _FUSED.reset(token)
+
+
+@functools.lru_cache(maxsize=1)
+def _numba() -> Any:
+    try:
+        import numba
+    except Exception:  # noqa: BLE001 - not installed, or an incompatible NumPy
+        return None
+    return numba
+
+
+def fused_available() -> bool:
+    """Whether the host kernels are compiled (numba importable)."""
+    return _numba() is not None
+
+
+def _route(*arrays: Any) -> str:
+    """``"cupy"``, ``"numba"`` or ``"numpy"`` for these arrays."""
+    kind = backend_of(arrays[0])
+    if kind == "cupy":
+        return "cupy"
+    if (kind == "numpy" and _FUSED.get() and _numba() is not None
+            and all(a.ndim <= 3 for a in arrays if isinstance(a, np.ndarray))):
+        return "numba"
+    return "numpy"
+
+
+def _as3d(a: Any) -> Any:
+    return a.reshape((1,) * (3 - a.ndim) + a.shape) if a.ndim < 3 else a
+
+
+# -- numba ---------------------------------------------------------------------------------
+#: numba's default threading layer (workqueue) must not run two parallel regions at once:
+#: tiles solved by a thread pool take turns in the (short) fused kernels.
+_NUMBA_LOCK = threading.Lock()
+
+
+def _numba_call(name: str, *args: Any) -> Any:
+    from . import _numba_kernels
+
+    numba = _numba()
+    with _NUMBA_LOCK:
+        numba.set_num_threads(max(1, min(workers(), numba.config.NUMBA_NUM_THREADS)))
+        return getattr(_numba_kernels, name)(*args)
+
+
+# -- CuPy -----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _cupy_kernels() -> dict[str, Any]:  # pragma: no cover - needs a GPU
+    cupy = _cupy()
+    return {
+        "ratio": cupy.ElementwiseKernel(
+            "T y, T b, T tiny", "T m", "T v = m + b; m = y / (v < tiny ? tiny : v)",
+            "deconvkit_rl_ratio"),
+        "conjugate": cupy.ElementwiseKernel(
+            "C h", "C s", "s = s * conj(h)", "deconvkit_multiply_conjugate"),
+        "update": cupy.ElementwiseKernel(
+            "T x, T u, T w", "T o", "o = x * (u > 0 ? u : (T)0) * w", "deconvkit_rl_update"),
+        "squared_change": cupy.ReductionKernel(
+            "T o, T x", "float64 s", "((double)o - (double)x) * ((double)o - (double)x)",
+            "a + b", "s = a", "0", "deconvkit_squared_change"),
+        "squared_norm": cupy.ReductionKernel(
+            "T o", "float64 s", "(double)o * (double)o", "a + b", "s = a", "0",
+            "deconvkit_squared_norm"),
+        "extrapolate": cupy.ElementwiseKernel(
+            "T x, T p, T alpha, T floor", "T o",
+            "T v = x + alpha * (x - p); o = v > floor ? v : floor", "deconvkit_extrapolate"),
+        "kl_terms": cupy.ElementwiseKernel(
+            "T y, T m, T b", "float64 t",
+            "double q = (double)m + (double)b; double c = (double)y;"
+            "if (c > 0) { t = q <= 0 ? CUDART_INF : q - c - c * log(q / c); }"
+            "else { t = q < 0 ? CUDART_INF : q; }",
+            "deconvkit_kl_terms"),
+    }
+
+
+# -- the kernels ----------------------------------------------------------------------------
+def rl_ratio(data: Any, model: Any, background: Any = 0.0) -> Any:
+    """``model ← data / max(model + background, TINY)``, in place; returns ``model``.
+
+    ``background`` is a number or an array of ``model``'s shape; ``model`` may
+    be a strided view (the field inside an extended domain).
+    """
+    route = _route(model, data)
+    scalar = np.ndim(background) == 0
+    if route == "numba":
+        dtype = model.dtype.type
+        if scalar:
+            _numba_call("ratio_scalar", _as3d(data), _as3d(model), dtype(background),
+                        dtype(TINY))
+        else:
+            _numba_call("ratio_array", _as3d(data), _as3d(model), _as3d(background),
+                        dtype(TINY))
+        return model
+    if route == "cupy":  # pragma: no cover - needs a GPU
+        dtype = model.dtype.type
+        _cupy_kernels()["ratio"](data, background if not scalar else dtype(background),
+                                 dtype(TINY), model)
+        return model
+    xp = namespace(model)
+    if scalar:
+        if background:
+            model += model.dtype.type(background)
+    else:
+        model += background
+    xp.maximum(model, model.dtype.type(TINY), out=model)
+    xp.divide(data, model, out=model)
+    return model
+
+
+def multiply_conjugate(spectrum: Any, transfer: Any) -> Any:
+    """``spectrum ← spectrum · conj(transfer)`` in place (no conjugate copy); returns it."""
+    route = _route(spectrum, transfer)
+    if route == "numba" and spectrum.shape == transfer.shape:
+        _numba_call("conjugate", _as3d(spectrum), _as3d(transfer))
+        return spectrum
+    if route == "cupy":  # pragma: no cover - needs a GPU
+        _cupy_kernels()["conjugate"](transfer, spectrum)
+        return spectrum
+    xp = namespace(spectrum)
+    spectrum *= xp.conj(transfer)
+    return spectrum
+
+
+def rl_update(x: Any, update: Any, weight: Any, out: Any) -> tuple[float, float]:
+    r"""``out = x · max(update, 0) · weight``; returns :math:`(\|out - x\|^2, \|out\|^2)`.
+
+    ``out`` may be ``x`` (an update in place) or ``update``; the sums are
+    accumulated in float64 and are what the solver's relative change needs, so
+    no difference array is formed.
+    """
+    route = _route(x, update, weight, out)
+    if route == "numba":
+        change, norm = _numba_call("update", _as3d(x), _as3d(update), _as3d(weight),
+                                   _as3d(out))
+        return float(change), float(norm)
+    if route == "cupy":  # pragma: no cover - needs a GPU
+        kernels = _cupy_kernels()
+        if out is x:
+            old = x.copy()
+            kernels["update"](old, update, weight, out)
+        else:
+            old = x
+            kernels["update"](x, update, weight, out)
+        return float(kernels["squared_change"](out, old)), float(kernels["squared_norm"](out))
+    xp = namespace(x)
+    new = xp.maximum(update, update.dtype.type(0))
+    new *= weight
+    new *= x
+    difference = new - x
+    change = float(xp.sum(xp.square(difference, dtype=np.float64)))
+    norm = float(xp.sum(xp.square(new, dtype=np.float64)))
+    out[...] = new
+    return change, norm
+
+
+def extrapolate(x: Any, previous: Any, alpha: float, floor: float, out: Any) -> Any:
+    """``out = max(x + alpha (x − previous), floor)``; ``out`` may be ``previous``."""
+    route = _route(x, previous, out)
+    dtype = x.dtype.type
+    if route == "numba":
+        _numba_call("extrapolate", _as3d(x), _as3d(previous), dtype(alpha), dtype(floor),
+                    _as3d(out))
+        return out
+    if route == "cupy":  # pragma: no cover - needs a GPU
+        _cupy_kernels()["extrapolate"](x, previous, dtype(alpha), dtype(floor), out)
+        return out
+    xp = namespace(x)
+    step = x - previous
+    step *= dtype(alpha)
+    step += x
+    xp.maximum(step, dtype(floor), out=out)
+    return out
+
+
+def kl_divergence(data: Any, model: Any, background: Any = 0.0) -> float:
+    r"""Kullback–Leibler divergence of ``data`` from ``model + background``, in float64.
+
+    .. math:: \sum_n (m_n + b_n) - y_n - y_n \log\frac{m_n + b_n}{y_n}
+
+    with :math:`0 \log 0 = 0`; ``inf`` where :math:`m + b \le 0` with
+    :math:`y > 0`, or :math:`m + b < 0`.
+    """
+    route = _route(model, data)
+    scalar = np.ndim(background) == 0
+    if route == "numba":
+        if scalar:
+            total, bad = _numba_call("kl_scalar", _as3d(data), _as3d(model), float(background))
+        else:
+            total, bad = _numba_call("kl_array", _as3d(data), _as3d(model), _as3d(background))
+        return math.inf if bad else float(total)
+    if route == "cupy":  # pragma: no cover - needs a GPU
+        dtype = model.dtype.type
+        terms = _cupy_kernels()["kl_terms"](data, model, dtype(background) if scalar
+                                            else background)
+        return float(terms.sum())
+    xp = namespace(model)
+    q = model.astype(np.float64)
+    q += background if scalar else background.astype(np.float64)
+    y = data.astype(np.float64)
+    positive = y > 0
+    if bool(xp.any(q < 0)) or bool(xp.any(positive & (q <= 0))):
+        return math.inf
+    ratio = xp.where(positive, q, 1.0)
+    ratio /= xp.where(positive, y, 1.0)
+    terms = xp.log(ratio, out=ratio)
+    terms *= y
+    q -= terms
+    q -= y
+    return float(xp.sum(q))
