@@ -109,11 +109,11 @@ def test_param_is_typed_by_the_registry(capsys, work):
     [
         (["--param", "nope=1"], "rl has no parameter 'nope'; its parameters are: boundary"),
         (["--param", "max_iter=many"], "--param max_iter=many: max_iter must be a whole number"),
-        (["--param", "max_iter=0"], "rl: max_iter must lie in [1, inf], got 0"),
+        (["--param", "max_iter=0"], "rl: max_iter must lie in [1, inf), got 0"),
         (["--param", "max_iter=3", "--iter", "4"], "max_iter is given twice"),
         (["--param", "lam"], "--param needs NAME=VALUE"),
         (["-m", "richardson"], "unknown method 'richardson'; available methods: nif, wif"),
-        (["-m", "rltv", "--lambda", "2"], "rltv: lam must lie in [0.0, 1.0], got 2.0"),
+        (["-m", "rltv", "--lambda", "2"], "rltv: lam must lie in [0, 1], got 2"),
         (["--spacing", "0.2", "0", "0.1"], "--spacing needs three positive numbers"),
         (["--threads", "0"], "--threads must be a positive number"),
         (["--psf-model", "gaussian"], "give a PSF file or --psf-model, not both"),

@@ -91,7 +91,7 @@ def test_a_valid_study_loads_with_its_grids_and_cases(tmp_path):
 @pytest.mark.parametrize("text, message", [
     (CASE + "[methods.richardson]\n", r"unknown method 'richardson'; available methods: nif"),
     (CASE + "[methods.rl]\nlamda = 0.1\n", r"\[methods.rl\]: rl has no parameter 'lamda'"),
-    (CASE + "[methods.rltv]\nlam = [0.01, 5.0]\n", r"rltv: lam must lie in \[0.0, 1.0\]"),
+    (CASE + "[methods.rltv]\nlam = [0.01, 5.0]\n", r"rltv: lam must lie in \[0, 1\]"),
     (CASE + "[methods.rl]\nmax_iter = [10, 100]\n", r"max_iter is not a grid axis"),
     (CASE + "[methods.rl]\nspacing = [1, 1, 1]\n", r"spacing comes from each case"),
     (CASE + METHODS + "[output]\nfolder = 'x'\n", r"top level: unknown key 'output'"),

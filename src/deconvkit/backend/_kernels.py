@@ -183,32 +183,35 @@ def multiply_conjugate(spectrum: Any, transfer: Any) -> Any:
     return spectrum
 
 
-def rl_update(x: Any, update: Any, weight: Any, out: Any) -> tuple[float, float]:
-    r"""``out = x · max(update, 0) · weight``; returns :math:`(\|out - x\|^2, \|out\|^2)`.
+def rl_update(x: Any, update: Any, weight: Any, out: Any,
+              reference: Any = None) -> tuple[float, float]:
+    r"""``out = x · max(update, 0) · weight``; returns :math:`(\|out - r\|^2, \|out\|^2)`.
 
-    ``out`` may be ``x`` (an update in place) or ``update``; the sums are
-    accumulated in float64 and are what the solver's relative change needs, so
-    no difference array is formed.
+    ``r`` is ``reference`` (the previous iterate of an accelerated method,
+    whose step starts from an extrapolated ``x``), ``x`` by default. ``out``
+    may be ``x`` (an update in place) or ``update``; the sums are accumulated
+    in float64 and are what the solver's relative change needs, so no
+    difference array is formed.
     """
     route = _route(x, update, weight, out)
     if route == "numba":
-        change, norm = _numba_call("update", _as3d(x), _as3d(update), _as3d(weight),
-                                   _as3d(out))
+        if reference is None:
+            change, norm = _numba_call("update", _as3d(x), _as3d(update), _as3d(weight),
+                                       _as3d(out))
+        else:
+            change, norm = _numba_call("update_against", _as3d(x), _as3d(update),
+                                       _as3d(weight), _as3d(out), _as3d(reference))
         return float(change), float(norm)
     if route == "cupy":  # pragma: no cover - needs a GPU
         kernels = _cupy_kernels()
-        if out is x:
-            old = x.copy()
-            kernels["update"](old, update, weight, out)
-        else:
-            old = x
-            kernels["update"](x, update, weight, out)
+        old = reference if reference is not None else (x.copy() if out is x else x)
+        kernels["update"](x, update, weight, out)
         return float(kernels["squared_change"](out, old)), float(kernels["squared_norm"](out))
     xp = namespace(x)
     new = xp.maximum(update, update.dtype.type(0))
     new *= weight
     new *= x
-    difference = new - x
+    difference = new - (x if reference is None else reference)
     change = float(xp.sum(xp.square(difference, dtype=np.float64)))
     norm = float(xp.sum(xp.square(new, dtype=np.float64)))
     out[...] = new

@@ -61,6 +61,24 @@ def update(x, u, w, o):  # pragma: no cover - compiled
 
 
 @njit(**_OPTIONS)
+def update_against(x, u, w, o, r):  # pragma: no cover - compiled
+    change = 0.0
+    norm = 0.0
+    for i in prange(x.shape[0]):
+        for j in range(x.shape[1]):
+            for k in range(x.shape[2]):
+                v = u[i, j, k]
+                if v < 0:
+                    v = 0
+                new = x[i, j, k] * v * w[i, j, k]
+                o[i, j, k] = new
+                d = np.float64(new) - np.float64(r[i, j, k])
+                change += d * d
+                norm += np.float64(new) * np.float64(new)
+    return change, norm
+
+
+@njit(**_OPTIONS)
 def extrapolate(x, p, alpha, floor, o):  # pragma: no cover - compiled
     for i in prange(x.shape[0]):
         for j in range(x.shape[1]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from ..backend import namespace
+from ..backend import kernels, namespace
 
 from ._base import Cost, sum_squares
 
@@ -39,13 +39,16 @@ class LeastSquares(Cost):
         The data.
     weights : array or float, optional
         Non-negative weights ``w`` (inverse noise variances); 1 by default.
+    check : bool
+        Check ``y`` for NaN and Inf (default). The methods layer passes False:
+        its plan checked the whole image once.
     """
 
     smooth = True
     proximable = True
 
-    def __init__(self, y: Any, weights: Any = None) -> None:
-        y = _as_data(y, "the data y")
+    def __init__(self, y: Any, weights: Any = None, *, check: bool = True) -> None:
+        y = _as_data(y, "the data y") if check else y
         super().__init__(y.shape)
         self.y = y
         if weights is not None:
@@ -169,6 +172,9 @@ class PoissonLikelihood(Cost):
     background : float or array, optional
         The known background ``b`` (camera offset already removed, or a
         background map of ``y``'s shape); 0 by default.
+    check : bool
+        Check ``y`` (finite, non-negative counts) and ``background`` (default).
+        The methods layer passes False: its plan checked the whole image once.
 
     Examples
     --------
@@ -182,8 +188,8 @@ class PoissonLikelihood(Cost):
     smooth = True
     proximable = True
 
-    def __init__(self, y: Any, background: Any = 0.0) -> None:
-        y = _as_counts(y)
+    def __init__(self, y: Any, background: Any = 0.0, *, check: bool = True) -> None:
+        y = _as_counts(y) if check else y
         super().__init__(y.shape)
         self.y = y
         xp = namespace(y)
@@ -191,6 +197,8 @@ class PoissonLikelihood(Cost):
             background = float(background)
             if not np.isfinite(background):
                 raise ValueError(f"background must be a finite number or array, got {background}")
+        elif not check:
+            background = background.astype(y.dtype, copy=False)
         else:
             background = xp.asarray(background, dtype=y.dtype)
             if background.shape != y.shape:
@@ -215,20 +223,9 @@ class PoissonLikelihood(Cost):
         return namespace(u).add(u, b, dtype=dtype)
 
     def _value(self, u: Any) -> float:
-        xp = namespace(u)
-        q = self._shifted(u, xp.float64)
-        y = self.y.astype(xp.float64)
-        positive = y > 0
-        if bool(xp.any(q < 0)) or bool(xp.any(positive & (q <= 0))):
-            return float("inf")
-        # per-voxel terms, summed once: no cancellation between large sums near the optimum
-        ratio = xp.where(positive, q, 1.0)
-        ratio /= xp.where(positive, y, 1.0)
-        terms = xp.log(ratio, out=ratio)
-        terms *= y
-        xp.subtract(q, terms, out=q)
-        q -= y
-        return float(xp.sum(q))
+        # per-voxel terms in float64, summed once (no cancellation between large sums near
+        # the optimum), in one fused pass
+        return kernels.kl_divergence(self.y, u, self.background)
 
     def _grad(self, u: Any) -> Any:
         xp = namespace(u)

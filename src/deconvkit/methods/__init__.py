@@ -10,24 +10,29 @@ from which the command line and the docs are built. See ``docs/methods.md``.
 
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import replace
 from typing import Any, Iterable
 
-import numpy as np
-
-from .. import metrics
-from ..solvers import Callback, MaxIter, RelativeChange, Result
+from ..backend import backend_of, to_backend
+from ..solvers import Callback, Result
 from . import _filters, _iterative  # noqa: F401  (they register the methods)
-from ._problem import BOUNDARIES, Problem, check_image, check_psf, estimate_background, prepare
+from ._plan import Plan, memory_estimate, plan
+from ._problem import BOUNDARIES, Constants, Problem, prepare
 from ._registry import COMMON, ITERATIVE, Method, Parameter, available, get
 from ._stopping import Discrepancy
-from ._terms import data_minus_background
+from ._tiles import Tiling, default_overlap, solve_tiled, tiling
+from ._validate import check_image, check_psf, estimate_background, lazy
 
 __all__ = [
     "deconvolve",
     "run",
+    "plan",
+    "Plan",
+    "Tiling",
+    "tiling",
+    "default_overlap",
+    "solve_tiled",
+    "Constants",
     "available",
     "get",
     "describe",
@@ -45,9 +50,6 @@ __all__ = [
     "ITERATIVE",
 ]
 
-_PREPARE = ("boundary", "background", "spacing", "apodize")
-_RUN = ("max_iter", "stop", "clip_negative")
-
 
 def run(
     image: Any,
@@ -59,14 +61,21 @@ def run(
     callbacks: Iterable[Callback] = (),
     progress: bool | int = False,
     record_every: int = 1,
+    keep: str = "last",
+    backend: str | None = None,
     **params: Any,
 ) -> Result:
     r"""Deconvolve ``image`` by ``method`` and return the full :class:`~deconvkit.solvers.Result`.
+
+    ``plan(image, psf, method, backend=backend, **params).solve(image, ...)``:
+    see :func:`plan` for what is checked and decided once, and
+    :meth:`Plan.solve` for the run.
 
     Parameters
     ----------
     image : array
         The measured stack, ZYX (1D to 3D); integer data converts to float32.
+        NumPy or CuPy: the result lives where the image does.
     psf : array
         The PSF, with as many axes as the image, of any size: it is checked,
         normalized to sum 1 and centred, never truncated.
@@ -86,6 +95,12 @@ def run(
         Print a progress line every 10 (or ``progress``) iterations.
     record_every : int
         Record the history every this many iterations.
+    keep : {"last", "best"}
+        ``"best"`` (with ``ground_truth``) also returns the best iterate as
+        ``Result.best_x``.
+    backend : {"numpy", "cupy", "auto"}, optional
+        Where to compute (default: where the image lives). A NumPy image
+        solved with ``"cupy"`` comes back as a NumPy array.
     **params
         The method's parameters and the common ones: ``boundary``
         (``"extended"`` default, ``"periodic"``, ``"reflect"``),
@@ -101,55 +116,20 @@ def run(
         cropped away), ``history``, ``n_iter``, ``stop_reason``, and
         ``parameters`` (the method's name and every parameter's value).
     """
-    spec = get(method)
-    values = spec.validate(params)
-    image = check_image(image)
-    truth = None
-    if ground_truth is not None:
-        truth = check_image(ground_truth, "the ground truth")
-        if truth.shape != image.shape:
-            raise ValueError(
-                f"the ground truth has shape {truth.shape} but the image {image.shape}: "
-                "they must match"
-            )
-    boundary = values["boundary"]
-    if not spec.iterative and boundary == "extended":
-        # A closed form needs a circulant model: the extended domain's margin
-        # is mirror-filled so that the field is not cut by circular wrap-around.
-        boundary = "reflect"
-    problem = prepare(image, psf, boundary=boundary, background=values["background"],
-                      spacing=values["spacing"], apodize=values["apodize"])
-    own = {p.name: values[p.name] for p in spec.parameters}
-    record = {"method": spec.name, **{k: v for k, v in values.items() if np.ndim(v) == 0}}
-    if isinstance(values["background"], str) or np.ndim(problem.background) == 0:
-        record["background"] = float(np.mean(problem.background))
-    record["spacing"] = tuple(problem.spacing)
-    record["boundary_used"] = problem.boundary
-
-    if not spec.iterative:
-        return _run_closed_form(spec, problem, own, truth, record)
-
-    solver = spec.build(problem, clip_negative=values["clip_negative"], **own)
-    max_iter = values["max_iter"]
-    stop = MaxIter(max_iter)
-    if values["stop"] == "auto":
-        model = "poisson" if spec.model.lower().startswith("poisson") and own.get(
-            "data", "poisson") == "poisson" else "gaussian"
-        stop = Discrepancy(problem, model) | stop
-    if values["rel_tol"]:
-        stop = RelativeChange(values["rel_tol"]) | stop
-    start = None
-    if x0 is not None:
-        start = _start_in_domain(problem, check_image(x0, "x0"))
-    elif spec.start_from_data:
-        data = np.maximum(data_minus_background(problem), 0)
-        start = data if data.shape == tuple(problem.shape) else _start_in_domain(problem, data)
-    result = solver.run(x0=start, max_iter=max_iter, stop=stop, callbacks=callbacks,
-                        progress=progress, ground_truth=truth, record_every=record_every)
-    return replace(result, x=problem.to_image(result.x), parameters=record)
+    chosen = plan(image, psf, method, backend=backend, **params)
+    result = chosen.solve(x0=x0, ground_truth=ground_truth, callbacks=callbacks,
+                          progress=progress, record_every=record_every, keep=keep)
+    home = backend_of(image)
+    if backend_of(result.x) != home:  # a host image solved on a device comes back to the host
+        best = None if result.best_x is None else to_backend(result.best_x, home)
+        result = replace(result, x=to_backend(result.x, home), best_x=best)
+    return result
 
 
-def deconvolve(image: Any, psf: Any, method: str = "rl", **params: Any) -> np.ndarray:
+def deconvolve(image: Any, psf: Any, method: str = "rl", *, tile_shape: Any = None,
+               overlap: Any = None, memory: int | None = None, scheduler: Any = None,
+               workers: int | None = None, output: Any = None, resume: bool = False,
+               progress: bool = False, **params: Any) -> Any:
     r"""Deconvolve ``image`` (ZYX) by ``psf`` with a method of the catalogue.
 
     The one-call entry point. The problem is prepared the same way for every
@@ -157,26 +137,51 @@ def deconvolve(image: Any, psf: Any, method: str = "rl", **params: Any) -> np.nd
     sum 1 and centred; the object lives on an extended domain (image + PSF −
     1, rounded up to fast FFT sizes) so light from outside the field is
     modelled and the PSF is never truncated; the background is a number, a
-    map or ``"auto"``; float32 is kept.
+    map or ``"auto"``; float32 is kept. A volume too large for memory is cut
+    into tiles with a halo, solved with one plan (see :mod:`deconvkit.methods._tiles`).
 
     Parameters
     ----------
     image : array
-        The measured stack.
+        The measured stack: NumPy or CuPy (the result is of the same kind), a
+        dask array (a lazy dask array comes back) or a zarr array (read tile by tile).
     psf : array
         The PSF (same number of axes, any size).
     method : str
         ``"rl"`` (default), ``"rltv"``, ``"rl-accelerated"``, ``"admm-hessian"``,
         ``"wif"``, ... : see :func:`available` or ``deconvkit methods``.
+    tile_shape : tuple of int or "auto", optional
+        Solve tiles of this core shape (ZYX) with a halo instead of the whole
+        volume; ``"auto"`` fits ``memory``. Lazy inputs are always tiled.
+    overlap : int or tuple of int, optional
+        The halo per side, voxels; by default from the PSF's support
+        (:func:`~deconvkit.methods._tiles.default_overlap`).
+    memory : int, optional
+        Bytes the tiles may use together (``tile_shape="auto"``); by default 60 %
+        of the memory available.
+    scheduler : str or distributed.Client, optional
+        Where tiles run: dask's local threads (default), ``"synchronous"``, or a
+        dask.distributed cluster (``"tcp://host:port"``, a Client).
+    workers : int, optional
+        Start a dask ``LocalCluster`` of this many worker processes for the tiles.
+    output : zarr array, optional
+        Write the result into it tile by tile (then it is returned); see
+        :func:`deconvkit.io.create_zarr`.
+    resume : bool
+        With ``output``: skip the tiles a previous, interrupted run of the same
+        plan finished.
+    progress : bool
+        A progress bar over the tiles.
     **params
-        The method's parameters (e.g. ``max_iter=100``, ``lam=0.01``) and the
-        common ones (``boundary``, ``background``, ``spacing``, ``stop``).
+        The method's parameters (e.g. ``max_iter=100``, ``lam=0.01``), the
+        common ones (``boundary``, ``background``, ``spacing``, ``stop``) and
+        ``backend`` (``"numpy"``, ``"cupy"``, ``"auto"``).
 
     Returns
     -------
-    ndarray
+    array
         The restored object, of the image's shape and dtype (float32 for
-        integer input).
+        integer input), on the image's backend (lazy for dask input).
 
     Examples
     --------
@@ -188,34 +193,19 @@ def deconvolve(image: Any, psf: Any, method: str = "rl", **params: Any) -> np.nd
     >>> x = dk.deconvolve(y, psf, method="rl", max_iter=50, spacing=spacing)
     >>> x.shape, x.dtype
     ((16, 48, 48), dtype('float32'))
+    >>> tiled = dk.deconvolve(y, psf, method="rl", max_iter=50, spacing=spacing,
+    ...                       tile_shape=(16, 24, 24))
+    >>> float(abs(tiled - x).max() / x.max()) < 0.02
+    True
     """
-    return run(image, psf, method, **params).x
-
-
-def _run_closed_form(spec: Method, problem: Problem, own: dict, truth: Any,
-                     record: dict) -> Result:
-    start = time.perf_counter()
-    x = problem.to_image(spec.build(problem, **own))
-    elapsed = time.perf_counter() - start
-    history: dict[str, list] = {"iteration": [0], "objective": [math.nan],
-                                "relative_change": [math.nan], "time": [elapsed]}
-    if truth is not None:
-        history["nrmse"] = [metrics.nrmse(x, truth)]
-        history["psnr"] = [metrics.psnr(x, truth)]
-    return Result(x=x, history=history, n_iter=0, stop_reason="closed form (one FFT division)",
-                  converged=True, solver=spec.solver, parameters=record)
-
-
-def _start_in_domain(problem: Problem, x0: Any) -> Any:
-    """``x0`` (the image's shape) on the object's domain, the margin at its mean."""
-    if x0.shape != problem.image_shape:
-        raise ValueError(f"x0 has shape {x0.shape} but the image {problem.image_shape}")
-    if x0.shape == tuple(problem.shape):
-        return x0.astype(problem.data.dtype, copy=False)
-    level = float(np.mean(x0))
-    out = np.full(problem.shape, level, dtype=problem.data.dtype)
-    out[problem.field] = x0
-    return out
+    tiled = (tile_shape is not None or lazy(image) or output is not None
+             or scheduler is not None or workers is not None)
+    if not tiled:
+        return run(image, psf, method, **params).x
+    chosen = plan(image, psf, method, **params)
+    layout = tiling(chosen, "auto" if tile_shape is None else tile_shape, overlap, memory)
+    return solve_tiled(chosen, image, layout, output=output, scheduler=scheduler,
+                       workers=workers, resume=resume, progress=progress)
 
 
 def describe(method: str | None = None) -> str:
@@ -231,29 +221,3 @@ def describe(method: str | None = None) -> str:
     common = ["common parameters:"] + [f"    {p.describe()}" for p in COMMON]
     common += ["iterative methods also take:"] + [f"    {p.describe()}" for p in ITERATIVE]
     return "\n".join(blocks + common)
-
-
-def memory_estimate(image_shape: tuple[int, ...], psf_shape: tuple[int, ...],
-                    method: str = "rl", boundary: str = "extended",
-                    dtype: Any = np.float32) -> int:
-    """Bytes a method needs for an image and a PSF: its working arrays on the object's domain.
-
-    The domain is the image (``periodic``) or the image plus the PSF's size
-    rounded up to fast FFT sizes (``extended``, ``reflect``); each method
-    holds a known number of domain-sized arrays (the registry's ``arrays``,
-    measured), plus the input and output on the image's field and any working
-    memory of fixed size (``scratch_mib``). FFT scratch space inside
-    ``scipy.fft`` is not counted.
-    """
-    from ..operators import extended_shape
-
-    spec = get(method)
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
-    image_shape, psf_shape = tuple(image_shape), tuple(psf_shape)
-    if len(psf_shape) != len(image_shape):
-        raise ValueError(f"the PSF has {len(psf_shape)} axes but the image {len(image_shape)}")
-    domain = image_shape if boundary == "periodic" else extended_shape(image_shape, psf_shape)
-    itemsize = np.dtype(dtype).itemsize
-    arrays = spec.arrays * math.prod(domain) + 2 * math.prod(image_shape)
-    return int(itemsize * arrays + spec.scratch_mib * 2**20)

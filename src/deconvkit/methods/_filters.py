@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import namespace
 from ..costs import LeastSquares
 from ..solvers import solve_quadratic
 from ._problem import Problem
@@ -24,7 +25,8 @@ from ._terms import data_minus_background, quadratic_regularizer
 
 __all__ = ["inverse_filter"]
 
-LAMBDA_HELP = "regularization weight λ (relative to ‖H‖² = 1)"
+LAMBDA_HELP = ("regularization weight λ (relative to ‖H‖² = 1; > 0: without it the filter is "
+               "singular where the OTF vanishes)")
 
 
 def inverse_filter(problem: Problem, lam: float, regularizer: str = "identity") -> np.ndarray:
@@ -54,11 +56,18 @@ def inverse_filter(problem: Problem, lam: float, regularizer: str = "identity") 
     regularization="truncation of the OTF",
     solver="closed form",
     iterative=False, arrays=6,
-    parameters=(Parameter("epsilon", float, 0.1, "|OTF| below which frequencies are dropped",
-                          range=(0.0, 1.0)),),
+    parameters=(Parameter("epsilon", float, 0.1,
+                          "|OTF| at or below which frequencies are dropped (|OTF| <= 1, so 1 "
+                          "would drop them all)", range=(0.0, 1.0), open=(True, True)),),
 )
 def _nif(problem: Problem, epsilon: float) -> np.ndarray:
-    return problem.blur.inv(floor=epsilon) @ data_minus_background(problem)
+    inverse = problem.blur.inv(floor=epsilon)
+    kept = float(namespace(inverse.transfer_function).count_nonzero(inverse.transfer_function))
+    if kept == 0:
+        raise ValueError(
+            f"nif: every |OTF| is at or below epsilon={epsilon:g}, so the filter keeps no "
+            "frequency and the result would be 0: use a smaller epsilon (0.01-0.1)")
+    return inverse @ data_minus_background(problem)
 
 
 @register(
@@ -68,7 +77,9 @@ def _nif(problem: Problem, epsilon: float) -> np.ndarray:
     regularization="noise-to-signal ratio",
     solver="closed form",
     iterative=False, arrays=10,
-    parameters=(Parameter("nsr", float, 0.05, "noise-to-signal power ratio", range=(0.0, None)),),
+    parameters=(Parameter("nsr", float, 0.05, "noise-to-signal power ratio (> 0: 0 is the naive inverse, "
+                          "singular where the OTF vanishes; use nif)", range=(0.0, None),
+                          open=(True, False)),),
 )
 def _wif(problem: Problem, nsr: float) -> np.ndarray:
     return inverse_filter(problem, nsr, "identity")
@@ -81,7 +92,7 @@ def _wif(problem: Problem, nsr: float) -> np.ndarray:
     regularization="Tikhonov (identity)",
     solver="closed form",
     iterative=False, arrays=10,
-    parameters=(Parameter("lam", float, 0.05, LAMBDA_HELP, range=(0.0, None)),),
+    parameters=(Parameter("lam", float, 0.05, LAMBDA_HELP, range=(0.0, None), open=(True, False)),),
 )
 def _trif(problem: Problem, lam: float) -> np.ndarray:
     return inverse_filter(problem, lam, "identity")
@@ -94,7 +105,7 @@ def _trif(problem: Problem, lam: float) -> np.ndarray:
     regularization="Tikhonov (Laplacian)",
     solver="closed form",
     iterative=False, arrays=10,
-    parameters=(Parameter("lam", float, 0.5, LAMBDA_HELP, range=(0.0, None)),),
+    parameters=(Parameter("lam", float, 0.5, LAMBDA_HELP, range=(0.0, None), open=(True, False)),),
 )
 def _rif(problem: Problem, lam: float) -> np.ndarray:
     return inverse_filter(problem, lam, "laplacian")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..costs import NonNegative
+from ..operators import otf_masked_wiener, wiener_butterworth
 from ..solvers import (
     ADMM,
     ChambollePock,
@@ -145,10 +146,11 @@ def _fista(problem: Problem, lam: float, prior: str, clip_negative: bool):
     "rl",
     "Richardson–Lucy: multiplicative EM on the Poisson likelihood, with background",
     model="Poisson", regularization="early stopping", solver="RichardsonLucy",
-    iterative=True, arrays=11, max_iter=50,
+    iterative=True, arrays=5, max_iter=50,
 )
 def _richardson_lucy(problem: Problem, clip_negative: bool):
-    return RichardsonLucy(poisson_term(problem, clip_negative, "rl"))
+    return RichardsonLucy(poisson_term(problem, clip_negative, "rl"),
+                          start_level=problem.constants.flat_level)
 
 
 @register(
@@ -159,11 +161,55 @@ def _richardson_lucy(problem: Problem, clip_negative: bool):
     parameters=(Parameter("acceleration", str, "momentum",
                           "scaled heavy-ball momentum or Biggs–Andrews vector extrapolation",
                           choices=("momentum", "biggs-andrews")),),
-    aliases=("rla",), arrays=11, max_iter=15,
+    aliases=("rla",), arrays=5, max_iter=15,
 )
 def _richardson_lucy_accelerated(problem: Problem, acceleration: str, clip_negative: bool):
     data = poisson_term(problem, clip_negative, "rl-accelerated")
-    return RichardsonLucy(data, acceleration=acceleration)
+    return RichardsonLucy(data, acceleration=acceleration,
+                          start_level=problem.constants.flat_level)
+
+
+@register(
+    "rl-wb",
+    "Richardson–Lucy with the Wiener–Butterworth back projector (Guo et al. 2020): "
+    "many RL iterations' image in a few",
+    model="Poisson", regularization="early stopping (few iterations)",
+    solver="RichardsonLucy (unmatched back projector)", iterative=True,
+    parameters=(Parameter("alpha", float, 0.05,
+                          "Wiener parameter α of the back projector (relative to max|OTF|² = 1)",
+                          range=(0.0, 1.0), open=(True, False)),
+                Parameter("beta", float, None,
+                          "gain of the back projector at the resolution cut-off, in (0, 1); "
+                          "None: the matched back projector's gain there",
+                          range=(0.0, 1.0), open=(True, True)),
+                Parameter("order", int, 10, "order n of the Butterworth roll-off",
+                          range=(1, 40))),
+    aliases=("rlwb", "wb"), arrays=6, max_iter=3,
+)
+def _richardson_lucy_wb(problem: Problem, alpha: float, beta: float | None, order: int,
+                        clip_negative: bool):
+    back = wiener_butterworth(problem.psf, problem.shape, alpha=alpha, beta=beta, order=order)
+    return RichardsonLucy(poisson_term(problem, clip_negative, "rl-wb"), back_projector=back,
+                          start_level=problem.constants.flat_level)
+
+
+@register(
+    "rl-omw",
+    "Richardson–Lucy with the OTF-masked Wiener back projector (PetaKit5D)",
+    model="Poisson", regularization="early stopping (few iterations)",
+    solver="RichardsonLucy (unmatched back projector)", iterative=True,
+    parameters=(Parameter("alpha", float, 0.005,
+                          "Wiener parameter α of the back projector (relative to max|OTF|² = 1)",
+                          range=(0.0, 1.0), open=(True, False)),
+                Parameter("support", float, 0.9,
+                          "fraction of the OTF's total magnitude that defines its support",
+                          range=(0.0, 1.0), open=(True, False))),
+    aliases=("omw",), arrays=6, max_iter=3,
+)
+def _richardson_lucy_omw(problem: Problem, alpha: float, support: float, clip_negative: bool):
+    back = otf_masked_wiener(problem.psf, problem.shape, alpha=alpha, support=support)
+    return RichardsonLucy(poisson_term(problem, clip_negative, "rl-omw"), back_projector=back,
+                          start_level=problem.constants.flat_level)
 
 
 @register(
@@ -178,7 +224,7 @@ def _richardson_lucy_accelerated(problem: Problem, acceleration: str, clip_negat
 def _richardson_lucy_tv(problem: Problem, lam: float, clip_negative: bool):
     data = poisson_term(problem, clip_negative, "rltv")
     tv = sparsity_regularizer(problem, lam, "tv", smooth=True)
-    return RichardsonLucy(data, regularizer=tv)
+    return RichardsonLucy(data, regularizer=tv, start_level=problem.constants.flat_level)
 
 
 def _data_term(problem: Problem, data: str, clip_negative: bool, method: str):
@@ -255,6 +301,6 @@ def _primal_dual_tv(problem: Problem, lam: float, data: str, clip_negative: bool
         return solver
     # The dual of a Poisson term stays below 1 while x is in photons: a primal
     # step in the data's units (and the dual step shrunk to match, τσ‖K‖² < 1)
-    ratio = PD_STEP_RATIO * max(float(np.max(problem.data)), 1.0)
+    ratio = PD_STEP_RATIO * max(problem.constants.data_max, 1.0)
     return ChambollePock([fidelity, tv], primal=NonNegative(), tau=solver.tau * ratio,
                          sigma=solver.sigma / ratio)

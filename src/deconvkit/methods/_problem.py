@@ -1,27 +1,108 @@
-"""Preparing a deconvolution problem the same way for every method.
+"""A deconvolution problem for one block: its domain, forward model and data.
 
-``prepare`` checks and normalizes the PSF, chooses the object's domain for the
-boundary model, builds the forward operator and resolves the background, so a
-method only composes costs and a solver on the result.
+:func:`build_problem` is what :meth:`Plan.solve <deconvkit.methods.Plan.solve>`
+calls for every block (the whole image, or a tile with its halo): it trusts its
+inputs (the plan checked them once) and only builds. :func:`prepare` is the
+checked entry point for composing a problem by hand.
 """
 
 from __future__ import annotations
 
-import logging
-import warnings
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ..backend import namespace, to_backend, backend_of
 from ..operators import Blur, Crop, extended_shape, fast_shape
 from ..operators._checks import check_spacing
+from ._validate import check_background, check_image, check_psf, estimate_background, lazy
 
-__all__ = ["Problem", "prepare", "check_image", "check_psf", "estimate_background", "BOUNDARIES"]
-
-logger = logging.getLogger("deconvkit")
+__all__ = ["BOUNDARIES", "Constants", "Problem", "build_problem", "prepare", "statistics"]
 
 BOUNDARIES = ("extended", "periodic", "reflect")
+
+
+@dataclass(frozen=True)
+class Constants:
+    """Numbers of the whole image that every block uses, so that blocks cannot disagree.
+
+    Attributes
+    ----------
+    data_scale : float
+        :math:`\\overline{y - b}`, the mean of the data above the background (at
+        least 1e-12): the scale of least-squares regularizers.
+    data_max : float
+        :math:`\\max y`: the level of RL-TV's smoothing and primal–dual steps.
+    data_mean : float
+        :math:`\\overline{\\max(y, 0)}`: photon-counting noise variance (the
+        least-squares discrepancy) and ADMM's penalty scale.
+    flat_level : float
+        :math:`\\overline{\\max(y - b, 0)}` (at least 1e-12): the flat start of
+        Richardson–Lucy.
+    negative : int
+        Voxels of the data below 0 (a Poisson likelihood refuses them).
+    minimum : float
+        The data's minimum.
+    count : int
+        Voxels in the image.
+    """
+
+    data_scale: float
+    data_max: float
+    data_mean: float
+    flat_level: float
+    negative: int
+    minimum: float
+    count: int
+
+
+def statistics(image: Any, background: Any) -> Constants:
+    """The :class:`Constants` of an image and its background, in one pass.
+
+    In-memory arrays (NumPy, CuPy) are reduced directly; lazy arrays (dask,
+    zarr) chunk by chunk with dask, which also counts NaN and Inf (refused).
+    """
+    if lazy(image):
+        import dask.array as da
+
+        data = image if type(image).__module__.startswith("dask") else da.from_array(image)
+        data = data.astype(np.float32)
+        b = background if np.ndim(background) == 0 else da.asarray(background)
+        above = data - b
+        values = da.compute(
+            da.count_nonzero(~da.isfinite(data)), da.mean(above, dtype=np.float64),
+            da.max(data), da.mean(da.maximum(data, 0), dtype=np.float64),
+            da.mean(da.maximum(above, 0), dtype=np.float64), da.count_nonzero(data < 0),
+            da.min(data))
+        bad, scale, top, mean, flat, negative, minimum = (v.item() if hasattr(v, "item") else v
+                                                          for v in values)
+        if bad:
+            raise ValueError(f"the image contains {int(bad)} NaN or infinite values; replace "
+                             "them first")
+    else:
+        # slab by slab along the first axis: the temporaries stay a few MB
+        xp = namespace(image)
+        sums = np.zeros(3)
+        top, minimum, negative = -np.inf, np.inf, 0
+        step = max(1, (1 << 22) // max(1, math.prod(image.shape[1:])))
+        for start in range(0, image.shape[0], step):
+            part = image[start:start + step]
+            b = background if np.ndim(background) == 0 else background[start:start + step]
+            above = part - (part.dtype.type(b) if np.ndim(b) == 0 else b)
+            sums[0] += float(xp.sum(above, dtype=np.float64))
+            xp.maximum(above, 0, out=above)
+            sums[1] += float(xp.sum(above, dtype=np.float64))
+            sums[2] += float(xp.sum(xp.maximum(part, 0), dtype=np.float64))
+            top, minimum = max(top, float(xp.max(part))), min(minimum, float(xp.min(part)))
+            negative += int(xp.count_nonzero(part < 0))
+        count = math.prod(image.shape)
+        scale, flat, mean = (float(v) / count for v in sums)
+    return Constants(data_scale=max(float(scale), 1e-12), data_max=float(top),
+                     data_mean=float(mean), flat_level=max(float(flat), 1e-12),
+                     negative=int(negative), minimum=float(minimum),
+                     count=int(math.prod(image.shape)))
 
 
 @dataclass
@@ -31,8 +112,8 @@ class Problem:
     Attributes
     ----------
     data : array
-        The measured data the likelihood compares with (float32): the image,
-        or for ``reflect`` the mirror-padded image.
+        The measured data the likelihood compares with (float32): the block,
+        or for ``reflect`` the mirror-padded block.
     psf : array
         The checked PSF (non-negative, sum 1, peak at the centre voxel).
     shape : tuple of int
@@ -45,12 +126,15 @@ class Problem:
     background : float or array
         Background ``b`` in the data's space.
     field : tuple of slice
-        Where the image lies in the object's domain (``x[field]`` has the
-        image's shape).
+        Where the block lies in the object's domain (``x[field]`` has its shape).
     spacing : tuple of float
         Voxel size in µm (ZYX).
     boundary : str
         ``"extended"``, ``"periodic"`` or ``"reflect"``.
+    image_shape : tuple of int
+        The block's shape.
+    constants : Constants
+        The whole image's numbers (equal to the block's own for the whole image).
     """
 
     data: Any
@@ -63,95 +147,18 @@ class Problem:
     spacing: tuple[float, ...]
     boundary: str
     image_shape: tuple[int, ...]
+    constants: Constants
 
     def to_image(self, x: Any) -> Any:
-        """The estimate on the image's field, a new array of the image's shape."""
-        return np.ascontiguousarray(x[self.field])
-
-    def to_domain(self, image_like: Any) -> Any:
-        """Place an array of the image's shape in the object's domain (zeros around)."""
-        out = np.zeros(self.shape, dtype=image_like.dtype)
-        out[self.field] = image_like
-        return out
+        """The estimate on the block's field, a new array of the block's shape."""
+        return namespace(x).ascontiguousarray(x[self.field])
 
 
-def check_image(image: Any, what: str = "the image") -> np.ndarray:
-    """The image as float32 (float64 kept), refusing NaN/Inf and non-arrays."""
-    image = np.asarray(image)
-    if image.dtype.kind not in "uif" or image.ndim == 0:
-        raise ValueError(f"{what} must be a 1D to 3D array of numbers, got {image.dtype} {image.shape}")
-    if image.ndim > 3:
-        raise ValueError(
-            f"{what} has {image.ndim} axes ({image.shape}); deconvolve one ZYX volume at a "
-            "time (split channels and time points first)"
-        )
-    image = image.astype(np.float64 if image.dtype == np.float64 else np.float32, copy=False)
-    if not np.all(np.isfinite(image)):
-        bad = int(np.count_nonzero(~np.isfinite(image)))
-        raise ValueError(f"{what} contains {bad} NaN or infinite values; replace them first")
-    return image
-
-
-def check_psf(psf: Any, ndim: int, dtype: Any = np.float32) -> np.ndarray:
-    """Check a PSF and bring it to the conventions: non-negative, sum 1, peak centred.
-
-    Negative values are clipped and an off-centre peak is recentred by padding
-    (never cropping), each with a warning; normalization is silent.
-    """
-    psf = np.asarray(psf)
-    if psf.dtype.kind not in "uif":
-        raise ValueError(f"the PSF must be an array of numbers, got {psf.dtype}")
-    psf = psf.astype(dtype)
-    if psf.ndim != ndim:
-        raise ValueError(
-            f"the PSF has {psf.ndim} axes but the image has {ndim}: give a "
-            f"{ndim}D PSF (for a 2D image, a single in-focus plane of the 3D PSF)"
-        )
-    if not np.all(np.isfinite(psf)):
-        raise ValueError("the PSF contains NaN or infinite values; replace them first")
-    negative = psf < 0
-    if negative.any():
-        lost = -float(psf[negative].sum()) / max(float(np.abs(psf).sum()), 1e-30)
-        warnings.warn(
-            f"the PSF has {int(negative.sum())} negative values ({lost:.1%} of its absolute "
-            "sum); they were clipped to 0",
-            stacklevel=3,
-        )
-        psf = np.clip(psf, 0, None)
-    total = float(psf.sum(dtype=np.float64))
-    if total <= 0:
-        raise ValueError("the PSF is zero everywhere: it must have a positive sum")
-    psf = psf / psf.dtype.type(total)
-    peak = np.unravel_index(int(np.argmax(psf)), psf.shape)
-    centre = tuple(n // 2 for n in psf.shape)
-    if psf[centre] >= psf.dtype.type(0.999) * psf[peak]:
-        peak = centre  # a plateau (a flat or symmetric top) that holds the centre is centred
-    # the centre voxel is n // 2; an even axis may peak one voxel before it
-    if any(p != c and not (n % 2 == 0 and p == c - 1) for p, c, n in zip(peak, centre, psf.shape)):
-        before = tuple(max(0, (n - 1 - p) - p) for p, n in zip(peak, psf.shape))
-        after = tuple(max(0, p - (n - 1 - p)) for p, n in zip(peak, psf.shape))
-        psf = np.pad(psf, list(zip(before, after)))
-        warnings.warn(
-            f"the PSF's peak was at voxel {tuple(int(p) for p in peak)}, not at its centre "
-            f"{centre}; it was recentred by zero-padding to {psf.shape}",
-            stacklevel=3,
-        )
-    return psf
-
-
-def estimate_background(image: np.ndarray, percentile: float = 1.0) -> float:
-    """Camera offset plus dark background, as a low percentile of the data.
-
-    The darkest voxels of a fluorescence stack hold the camera offset and the
-    faintest background; the 1st percentile is robust to a few dead pixels.
-    """
-    return float(np.percentile(image, percentile))
-
-
-def _apodize(image: np.ndarray, width: int) -> np.ndarray:
+def _apodize(image: Any, width: int) -> Any:
     """Blend the edges into the mean with a raised-cosine ramp of ``width`` voxels."""
+    xp = namespace(image)
     mean = float(image.mean())
-    out = image - mean
+    out = image - image.dtype.type(mean)
     for axis, n in enumerate(image.shape):
         w = min(width, n // 2)
         if w < 1:
@@ -159,8 +166,66 @@ def _apodize(image: np.ndarray, width: int) -> np.ndarray:
         ramp = 0.5 - 0.5 * np.cos(np.pi * (np.arange(w) + 0.5) / w)
         window = np.ones(n, image.dtype)
         window[:w], window[n - w:] = ramp, ramp[::-1]
-        out *= window.reshape([-1 if a == axis else 1 for a in range(image.ndim)])
+        shape = [-1 if a == axis else 1 for a in range(image.ndim)]
+        out *= to_backend(window.reshape(shape), backend_of(image))
     return out + image.dtype.type(mean)
+
+
+def _reflect_pad(array: Any, widths: list[tuple[int, int]]) -> Any:
+    """Mirror-pad (edge voxel repeated), repeating the mirror when a margin exceeds the size."""
+    xp = namespace(array)
+    out = array
+    for axis, (before, after) in enumerate(widths):
+        pad = [(0, 0)] * array.ndim
+        pad[axis] = (before, after)
+        out = xp.pad(out, pad, mode="symmetric")
+    return out
+
+
+def build_problem(data: Any, psf: Any, *, boundary: str, background: Any, spacing: Any,
+                  apodize: int, constants: Constants) -> Problem:
+    """Build the :class:`Problem` of one block; its inputs are trusted (see :func:`prepare`)."""
+    shape_in = tuple(data.shape)
+    if boundary == "extended":
+        shape = extended_shape(shape_in, psf.shape)
+        crop = Crop(shape, shape_in)
+        blur = Blur(psf, shape)
+        return Problem(data, psf, shape, blur, crop @ blur, background, crop.window,
+                       spacing, boundary, shape_in, constants)
+    if boundary == "periodic":
+        data = _apodize(data, apodize) if apodize else data
+        blur = Blur(psf, shape_in)
+        field = tuple(slice(0, n) for n in shape_in)
+        return Problem(data, psf, shape_in, blur, blur, background, field, spacing, boundary,
+                       shape_in, constants)
+    shape = fast_shape(tuple(n + p - 1 for n, p in zip(shape_in, psf.shape)))
+    before = tuple((s - n) // 2 for s, n in zip(shape, shape_in))
+    widths = [(b, s - n - b) for b, s, n in zip(before, shape, shape_in)]
+    padded = _reflect_pad(data, widths)
+    if np.ndim(background):
+        background = _reflect_pad(background, widths)
+    blur = Blur(psf, shape)
+    field = tuple(slice(b, b + n) for b, n in zip(before, shape_in))
+    return Problem(padded, psf, shape, blur, blur, background, field, spacing, boundary,
+                   shape_in, constants)
+
+
+def check_boundary(boundary: str, image_shape: tuple[int, ...], psf_shape: tuple[int, ...],
+                   apodize: int) -> None:
+    """The boundary's name, the periodic model's size limit, and apodize's scope."""
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+    if boundary == "periodic" and any(p > n for p, n in zip(psf_shape, image_shape)):
+        raise ValueError(
+            f"the PSF ({tuple(psf_shape)}) is larger than the image ({tuple(image_shape)}) on "
+            "some axis, so a periodic model would truncate it: use boundary='extended' "
+            "(the default)"
+        )
+    if apodize and boundary != "periodic":
+        raise ValueError(
+            f"apodize blends the edges of a periodic model; with boundary={boundary!r} there is "
+            "no wrap-around to soften: drop apodize, or use boundary='periodic'"
+        )
 
 
 def prepare(
@@ -172,7 +237,7 @@ def prepare(
     spacing: Any = None,
     apodize: int = 0,
 ) -> Problem:
-    """Build the :class:`Problem` for an image and a PSF.
+    """Check an image and a PSF and build their :class:`Problem` (to compose a method by hand).
 
     Parameters
     ----------
@@ -195,63 +260,13 @@ def prepare(
         With ``periodic``, blend this many voxels at each edge into the mean.
     """
     image = check_image(image)
-    if boundary not in BOUNDARIES:
-        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
-    psf = check_psf(psf, image.ndim, image.dtype)
+    psf = to_backend(check_psf(psf, image.ndim, image.dtype), backend_of(image))
+    check_boundary(boundary, image.shape, psf.shape, apodize)
     spacing = check_spacing(spacing, image.ndim)
+    background = check_background(background, image.shape)
     if isinstance(background, str):
-        if background != "auto":
-            raise ValueError(f"background must be a number, an array or 'auto', got {background!r}")
         background = estimate_background(image)
-        logger.info("estimated background: %.4g", background)
-    elif np.ndim(background) == 0:
-        background = float(background)
-        if not np.isfinite(background):
-            raise ValueError(f"background must be finite, got {background}")
-    else:
-        background = check_image(background, "the background map")
-        if background.shape != image.shape:
-            raise ValueError(
-                f"the background map has shape {background.shape}, the image {image.shape}: "
-                "they must match"
-            )
-
-    if boundary == "extended":
-        shape = extended_shape(image.shape, psf.shape)
-        crop = Crop(shape, image.shape)
-        blur = Blur(psf, shape)
-        return Problem(image, psf, shape, blur, crop @ blur, background, crop.window,
-                       spacing, boundary, image.shape)
-
-    if boundary == "periodic":
-        if any(p > n for p, n in zip(psf.shape, image.shape)):
-            raise ValueError(
-                f"the PSF ({psf.shape}) is larger than the image ({image.shape}) on some axis, "
-                "so a periodic model would truncate it: use boundary='extended' (the default)"
-            )
-        data = _apodize(image, apodize) if apodize else image
-        blur = Blur(psf, image.shape)
-        field = tuple(slice(0, n) for n in image.shape)
-        return Problem(data, psf, image.shape, blur, blur, background, field, spacing,
-                       boundary, image.shape)
-
-    shape = fast_shape(tuple(n + p - 1 for n, p in zip(image.shape, psf.shape)))
-    before = tuple((s - n) // 2 for s, n in zip(shape, image.shape))
-    widths = [(b, s - n - b) for b, s, n in zip(before, shape, image.shape)]
-    data = _reflect_pad(image, widths)
     if np.ndim(background):
-        background = _reflect_pad(background, widths)
-    blur = Blur(psf, shape)
-    field = tuple(slice(b, b + n) for b, n in zip(before, image.shape))
-    return Problem(data, psf, shape, blur, blur, background, field, spacing, boundary,
-                   image.shape)
-
-
-def _reflect_pad(array: np.ndarray, widths: list[tuple[int, int]]) -> np.ndarray:
-    """Mirror-pad (edge voxel repeated), repeating the mirror when a margin exceeds the size."""
-    out = array
-    for axis, (before, after) in enumerate(widths):
-        pad = [(0, 0)] * array.ndim
-        pad[axis] = (before, after)
-        out = np.pad(out, pad, mode="symmetric")
-    return out
+        background = to_backend(background.astype(image.dtype, copy=False), backend_of(image))
+    return build_problem(image, psf, boundary=boundary, background=background, spacing=spacing,
+                         apodize=apodize, constants=statistics(image, background))

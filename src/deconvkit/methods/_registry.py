@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -11,7 +12,13 @@ __all__ = ["Parameter", "Method", "register", "get", "available", "COMMON", "ITE
 
 @dataclass(frozen=True)
 class Parameter:
-    """A method parameter: name, type, default, valid range or choices, one-line help."""
+    """A method parameter: name, type, default, valid range or choices, one-line help.
+
+    ``range = (low, high)`` bounds the value (None: unbounded on that side);
+    ``open = (low_open, high_open)`` excludes a bound itself, so ``(0, None)``
+    with ``open=(True, False)`` is "> 0". NaN and infinite values are always
+    refused: the printed range is exactly what is accepted.
+    """
 
     name: str
     type: type
@@ -19,6 +26,14 @@ class Parameter:
     help: str
     range: tuple[float | None, float | None] | None = None
     choices: tuple[Any, ...] | None = None
+    open: tuple[bool, bool] = (False, False)
+
+    def interval(self) -> str:
+        """The accepted range as text: ``[0, inf)``, ``(0, 1)``, ``[1e-06, 1.999]``."""
+        low, high = self.range or (None, None)
+        left = "(" if low is None or self.open[0] else "["
+        right = ")" if high is None or self.open[1] else "]"
+        return f"{left}{'-inf' if low is None else f'{low:g}'}, {'inf' if high is None else f'{high:g}'}{right}"
 
     def validate(self, value: Any, method: str) -> Any:
         """The value converted to the parameter's type, or a ValueError that says what is allowed."""
@@ -32,13 +47,17 @@ class Parameter:
         if self.type in (int, float):
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise ValueError(f"{method}: {self.name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{method}: {self.name} must be a finite number in "
+                                 f"{self.interval()}, got {value!r}")
             if self.type is int and int(value) != value:
                 raise ValueError(f"{method}: {self.name} must be a whole number, got {value!r}")
             value = self.type(value)
             low, high = self.range or (None, None)
-            if (low is not None and value < low) or (high is not None and value > high):
-                bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-                raise ValueError(f"{method}: {self.name} must lie in {bounds}, got {value}")
+            below = low is not None and (value <= low if self.open[0] else value < low)
+            above = high is not None and (value >= high if self.open[1] else value > high)
+            if below or above:
+                raise ValueError(f"{method}: {self.name} must lie in {self.interval()}, got {value:g}")
         elif self.type is bool:
             if not isinstance(value, bool):
                 raise ValueError(f"{method}: {self.name} must be True or False, got {value!r}")
@@ -50,8 +69,7 @@ class Parameter:
         if self.choices:
             allowed = " {" + ", ".join(map(str, self.choices)) + "}"
         elif self.range:
-            low, high = self.range
-            allowed = f" in [{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+            allowed = f" in {self.interval()}"
         return f"{self.name} ({self.type.__name__}, default {self.default!r}{allowed}): {self.help}"
 
 
@@ -81,6 +99,10 @@ class Method:
         iterative = tuple(replace(p, default=self.max_iter) if p.name == "max_iter" else p
                           for p in ITERATIVE)
         return self.parameters + COMMON + iterative
+
+    def poisson(self, values: dict[str, Any]) -> bool:
+        """Whether the method, with these parameters, fits a Poisson likelihood."""
+        return self.model.lower().startswith("poisson") and values.get("data", "poisson") == "poisson"
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.all_parameters}
@@ -131,7 +153,7 @@ ITERATIVE = (
     Parameter("rel_tol", float, None,
               "also stop when ‖x_k − x_{k−1}‖/‖x_{k−1}‖ falls below this (None: never); "
               "a few percent stops RL before any gain, so keep it small (1e-4)",
-              range=(0.0, 1.0)),
+              range=(0.0, 1.0), open=(True, False)),
     Parameter("clip_negative", bool, False,
               "Poisson methods: clip negative data to 0 instead of refusing them"),
 )

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import kernels, namespace
 from ..solvers import StoppingRule, StopReason
 from ._problem import Problem
 
@@ -50,9 +51,9 @@ class Discrepancy(StoppingRule):
         if model not in ("poisson", "gaussian"):
             raise ValueError(f"model must be 'poisson' or 'gaussian', got {model!r}")
         self.problem, self.model, self.every = problem, model, max(1, int(every))
-        data = np.asarray(problem.data, dtype=np.float64)
-        self.count = data.size
-        self.variance = float(np.mean(np.clip(data, 0, None))) + float(read_noise) ** 2
+        self.count = int(np.prod(problem.data.shape))
+        # the whole image's photon level, so that every block stops at the same noise level
+        self.variance = problem.constants.data_mean + float(read_noise) ** 2
         self.value: float = math.nan
 
     def reset(self) -> None:
@@ -61,16 +62,25 @@ class Discrepancy(StoppingRule):
     def discrepancy(self, x: Any) -> float:
         """:math:`D(x)` (Poisson) or the residual over the noise variance (least squares)."""
         problem = self.problem
-        model = np.asarray(problem.forward @ x, dtype=np.float64)
-        model += problem.background
-        data = np.asarray(problem.data, dtype=np.float64)
+        model = problem.forward @ x
         if self.model == "gaussian":
-            return float(np.mean((model - data) ** 2)) / max(self.variance, 1e-300)
-        model = np.maximum(model, 1e-300)
-        positive = data > 0
-        terms = model - data
-        terms[positive] += data[positive] * np.log(data[positive] / model[positive])
-        return 2.0 * float(terms.sum()) / self.count
+            xp = namespace(model)
+            residual = model - problem.data
+            residual += problem.background if np.ndim(problem.background) else \
+                residual.dtype.type(problem.background)
+            squares = float(xp.sum(xp.square(residual, dtype=np.float64)))
+            return squares / self.count / max(self.variance, 1e-300)
+        # FFT round-off can leave A x + b a hair below 0 where the model is dark: clamp it at
+        # a tiny positive value, as a float64 model would be
+        xp, b = namespace(model), problem.background
+        floor = model.dtype.type(kernels.TINY)
+        if np.ndim(b) == 0:
+            xp.maximum(model, floor - model.dtype.type(b), out=model)
+        else:
+            model += b
+            xp.maximum(model, floor, out=model)
+            b = 0.0
+        return 2.0 * kernels.kl_divergence(problem.data, model, b) / self.count
 
     def check(self, state: Any) -> str | None:
         if state.iteration == 0 or state.iteration % self.every:

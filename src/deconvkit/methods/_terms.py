@@ -8,6 +8,10 @@ photon count, so one default serves any stack:
 - with a least-squares data term, a non-quadratic regularizer (L1, TV,
   Hessian–Schatten) is multiplied by the mean of the data, the variance of
   photon-counting noise, so that λ means the same as with a Poisson term.
+
+Every data-derived number comes from ``problem.constants``, the whole image's
+(see :class:`~deconvkit.methods.Constants`), so a tile uses the same weights
+as the whole image.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import namespace
 from ..costs import (
     Cost,
     HessianSchatten,
@@ -36,7 +41,7 @@ __all__ = [
     "data_scale",
     "quadratic_regularizer",
     "sparsity_regularizer",
-    "check_poisson_data",
+    "poisson_data",
 ]
 
 
@@ -49,35 +54,27 @@ def data_minus_background(problem: Problem) -> Any:
 
 
 def data_scale(problem: Problem) -> float:
-    """Mean of ``y − b`` over the field (at least a tiny positive number)."""
-    return max(float(np.mean(data_minus_background(problem), dtype=np.float64)), 1e-12)
+    """Mean of ``y − b`` over the whole image (at least a tiny positive number)."""
+    return problem.constants.data_scale
 
 
-def check_poisson_data(problem: Problem, clip_negative: bool, method: str) -> Any:
-    """The data for a Poisson likelihood: non-negative, or a clear error."""
+def poisson_data(problem: Problem, clip_negative: bool) -> Any:
+    """The data for a Poisson likelihood (the plan refused negative counts unless clipped)."""
     data = problem.data
-    negative = int(np.count_nonzero(data < 0))
-    if negative == 0:
-        return data
-    if clip_negative:
-        return np.maximum(data, data.dtype.type(0))
-    raise ValueError(
-        f"{method}: the data has {negative} negative voxels (minimum {float(data.min()):.4g}) but a "
-        "Poisson likelihood needs photon counts ≥ 0. Subtract less background before "
-        "deconvolving (pass it as background= instead), or clip them to 0 with "
-        "clip_negative=True (--clip-negative on the command line)"
-    )
+    if clip_negative and problem.constants.negative:
+        return namespace(data).maximum(data, data.dtype.type(0))
+    return data
 
 
 def poisson_term(problem: Problem, clip_negative: bool, method: str) -> Cost:
     """``PoissonLikelihood(y, background=b) @ A``."""
-    data = check_poisson_data(problem, clip_negative, method)
-    return PoissonLikelihood(data, background=problem.background) @ problem.forward
+    data = poisson_data(problem, clip_negative)
+    return PoissonLikelihood(data, background=problem.background, check=False) @ problem.forward
 
 
 def least_squares_term(problem: Problem) -> Cost:
     """``½‖A x − (y − b)‖²``."""
-    return LeastSquares(data_minus_background(problem)) @ problem.forward
+    return LeastSquares(data_minus_background(problem), check=False) @ problem.forward
 
 
 def quadratic_regularizer(problem: Problem, lam: float, kind: str) -> Cost:
@@ -106,7 +103,7 @@ def sparsity_regularizer(problem: Problem, lam: float, kind: str, *, scale: floa
     if kind == "tv":
         norm = Gradient(problem.shape, problem.spacing, dtype=dtype).lipschitz
         if smooth:
-            level = max(float(np.max(problem.data)), 1e-12)
+            level = max(problem.constants.data_max, 1e-12)
             return (weight / norm) * SmoothedTotalVariation(
                 problem.shape, problem.spacing, epsilon=epsilon * level
             )

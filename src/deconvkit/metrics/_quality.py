@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 import scipy.ndimage
 
+from ..backend import namespace, to_host
+
 __all__ = ["FITS", "affine_fit", "flux_ratio", "nrmse", "psnr", "snr", "ssim"]
 
 #: Fits :func:`nrmse` accepts before comparing.
@@ -47,9 +49,10 @@ SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_TRUNCATE = 0.01, 0.03, 1.5, 3.5
 
 def _pair(estimate: Any, reference: Any, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Both arrays as float64, after checking shape, dtype and finiteness."""
+    xp = namespace(estimate, reference)
     arrays = []
     for what, value in (("estimate", estimate), ("reference", reference)):
-        array = np.asarray(value)
+        array = xp.asarray(value)
         if array.dtype.kind == "c":
             raise ValueError(f"{metric}: the {what} is complex ({array.dtype}); give real images")
         if array.dtype.kind not in "biuf":
@@ -64,19 +67,16 @@ def _pair(estimate: Any, reference: Any, metric: str) -> tuple[np.ndarray, np.nd
     if x.size == 0:
         raise ValueError(f"{metric}: the arrays are empty (shape {x.shape})")
     for what, array in (("estimate", x), ("reference", g)):
-        finite = np.isfinite(array)
-        if not finite.all():
-            bad = array[~finite]
-            kinds = " and ".join(k for k, present in
-                                 (("NaN", np.isnan(bad).any()), ("Inf", np.isinf(bad).any()))
-                                 if present)
-            raise ValueError(f"{metric}: the {what} contains {bad.size} {kinds} values")
+        if not bool(xp.all(xp.isfinite(array))):
+            nan, inf = int(xp.count_nonzero(xp.isnan(array))), int(xp.count_nonzero(xp.isinf(array)))
+            kinds = " and ".join(k for k, n in (("NaN", nan), ("Inf", inf)) if n)
+            raise ValueError(f"{metric}: the {what} contains {nan + inf} {kinds} values")
     return x.astype(np.float64, copy=False), g.astype(np.float64, copy=False)
 
 
 def _data_range(g: np.ndarray, data_range: float | None, metric: str) -> float:
     if data_range is None:
-        data_range = float(g.max() - g.min())
+        data_range = float(namespace(g).max(g) - namespace(g).min(g))
         if data_range <= 0:
             raise ValueError(f"{metric}: the reference is constant, so its range is 0; "
                              "give data_range explicitly")
@@ -88,7 +88,7 @@ def _data_range(g: np.ndarray, data_range: float | None, metric: str) -> float:
 
 
 def _norm_of_reference(g: np.ndarray, metric: str) -> float:
-    norm = float(np.linalg.norm(g.ravel()))
+    norm = float(namespace(g).linalg.norm(g.ravel()))
     if norm == 0:
         raise ValueError(f"{metric}: the reference is zero everywhere, so a relative error "
                          "is undefined")
@@ -103,10 +103,11 @@ def affine_fit(estimate: np.ndarray, reference: np.ndarray) -> tuple[float, floa
 
     (:math:`a = 0` for a constant :math:`x`.) Float64 arrays of one shape, unchecked.
     """
+    xp = namespace(estimate)
     x_mean, g_mean = float(estimate.mean()), float(reference.mean())
-    dx = estimate - x_mean
-    variance = float(np.vdot(dx, dx))
-    a = float(np.vdot(dx, reference - g_mean)) / variance if variance > 0 else 0.0
+    dx = (estimate - x_mean).ravel()
+    variance = float(xp.vdot(dx, dx))
+    a = float(xp.vdot(dx, (reference - g_mean).ravel())) / variance if variance > 0 else 0.0
     return a, g_mean - a * x_mean
 
 
@@ -149,7 +150,7 @@ def nrmse(estimate: Any, reference: Any, fit: str | None = "affine") -> float:
     if fit == "affine":
         a, b = affine_fit(x, g)
         x = a * x + b
-    return float(np.linalg.norm((x - g).ravel())) / norm
+    return float(namespace(x).linalg.norm((x - g).ravel())) / norm
 
 
 def snr(estimate: Any, reference: Any) -> float:
@@ -163,7 +164,7 @@ def snr(estimate: Any, reference: Any) -> float:
     """
     x, g = _pair(estimate, reference, "snr")
     norm = _norm_of_reference(g, "snr")
-    error = float(np.linalg.norm((x - g).ravel()))
+    error = float(namespace(x).linalg.norm((x - g).ravel()))
     return math.inf if error == 0 else 20.0 * math.log10(norm / error)
 
 
@@ -187,7 +188,7 @@ def psnr(estimate: Any, reference: Any, data_range: float | None = None) -> floa
     """
     x, g = _pair(estimate, reference, "psnr")
     data_range = _data_range(g, data_range, "psnr")
-    mse = float(np.mean((x - g) ** 2))
+    mse = float(namespace(x).mean((x - g) ** 2))
     return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
 
 
@@ -225,6 +226,7 @@ def ssim(estimate: Any, reference: Any, data_range: float | None = None) -> floa
         At most 1, reached when the estimate equals the reference.
     """
     x, g = _pair(estimate, reference, "ssim")
+    x, g = to_host(x), to_host(g)  # scipy.ndimage's filters: on the host
     data_range = _data_range(g, data_range, "ssim")
     x, g = np.squeeze(x), np.squeeze(g)
     radius = int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5)

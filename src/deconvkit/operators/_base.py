@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from pylops import LinearOperator
 
-from ..backend import complex_dtype, namespace
+from ..backend import backend_of, complex_dtype, namespace, to_backend
 
 __all__ = ["Operator", "Product", "Sum", "Scaled", "Adjoint", "apply", "apply_adjoint"]
 
@@ -55,7 +55,12 @@ class Operator(LinearOperator):
     Subclasses implement ``_forward(x)`` (``x.shape == dims``) and
     ``_adjoint_apply(y)`` (``y.shape == dimsd``), both returning new arrays of
     the input's dtype and array module without modifying the input.
-    Circulant members also implement ``_compute_blocks(dtype)``.
+    Circulant members also implement ``_compute_blocks(dtype, backend)``.
+
+    An operator's data (a PSF, weights, a transfer function) live on its
+    :attr:`home` backend, where it was built; applied to arrays of another
+    backend (CuPy arrays for an operator built from a NumPy PSF), it moves its
+    transfer function there once and keeps it.
 
     Parameters
     ----------
@@ -92,7 +97,12 @@ class Operator(LinearOperator):
             name=name or type(self).__name__,
         )
         self._lipschitz: float | None = None
-        self._blocks_cache: dict[np.dtype, Any] = {}
+        self._blocks_cache: dict[tuple[np.dtype, str], Any] = {}
+
+    @property
+    def home(self) -> str:
+        """The backend its data live on (``"numpy"`` for operators that hold none)."""
+        return "numpy"
 
     # -- application -------------------------------------------------------
     def _forward(self, x: Any) -> Any:  # pragma: no cover - abstract
@@ -188,11 +198,12 @@ class Operator(LinearOperator):
         """
         rng = np.random.default_rng(seed)
         x = rng.standard_normal(self.dims).astype(self.dtype if dtype is None else dtype)
-        x /= np.linalg.norm(x)
+        x = to_backend(x / np.linalg.norm(x), self.home)
+        xp = namespace(x)
         estimate = 0.0
         for _ in range(max_iter):
             y = apply_adjoint(self, apply(self, x))
-            norm = float(np.linalg.norm(y))
+            norm = float(xp.linalg.norm(y.ravel()))
             if norm == 0.0:
                 return 0.0
             x = y / norm
@@ -213,8 +224,8 @@ class Operator(LinearOperator):
         """True when the operator is diagonal in the DFT of its spatial axes."""
         return self.circulant_shape is not None
 
-    def circulant_blocks(self, dtype: Any = None, *, keep: bool = True) -> Any:
-        """Transfer function as ``(m, n, *rfft_shape)`` blocks (cached per dtype).
+    def circulant_blocks(self, dtype: Any = None, *, keep: bool = True, like: Any = None) -> Any:
+        """Transfer function as ``(m, n, *rfft_shape)`` blocks (cached per dtype and backend).
 
         Parameters
         ----------
@@ -225,21 +236,25 @@ class Operator(LinearOperator):
             Cache newly computed blocks on the operator. Composites ask their
             parts with ``keep=False``, so that forming ``(Hᴴ H + λ I).inv()``
             leaves one transfer function in memory, not one per part.
+        like : array, optional
+            An array of the backend the blocks are wanted on; the operator's
+            :attr:`home` by default.
         """
         if not self.is_circulant:
             raise ValueError(
                 f"{self!r} is not in the circulant family (not diagonal in the DFT): "
                 "it has no transfer function"
             )
-        key = complex_dtype(self.dtype if dtype is None else dtype)
+        backend = self.home if like is None else backend_of(like)
+        key = (complex_dtype(self.dtype if dtype is None else dtype), backend)
         if key in self._blocks_cache:
             return self._blocks_cache[key]
-        blocks = self._compute_blocks(key)
+        blocks = self._compute_blocks(key[0], backend)
         if keep:
             self._blocks_cache[key] = blocks
         return blocks
 
-    def _compute_blocks(self, dtype: np.dtype) -> Any:  # pragma: no cover - abstract
+    def _compute_blocks(self, dtype: np.dtype, backend: str) -> Any:  # pragma: no cover
         raise NotImplementedError
 
     def inv(self, floor: float = 0.0) -> Operator:
@@ -280,6 +295,12 @@ def _blocks_norm(blocks: Any) -> float:
     return norm * (1.0 + 8 * float(np.finfo(blocks.real.dtype).eps))
 
 
+def _blocks_on(op: LinearOperator, dtype: Any, backend: str) -> Any:
+    """A part's blocks on ``backend``, not cached on the part (see ``keep``)."""
+    blocks = op.circulant_blocks(dtype, keep=False)
+    return blocks if backend_of(blocks) == backend else to_backend(blocks, backend)
+
+
 def _stacked(op: LinearOperator, side: str) -> bool:
     """``op.stacked_in`` / ``op.stacked_out``, False for a plain pylops operator."""
     return bool(getattr(op, side, False))
@@ -301,6 +322,11 @@ class _Composite(Operator):
         super().__init__(dims, dimsd, dtype=dtype, name=name)
         self.children = children
         self.circulant_shape = _circulant_of(*children)
+
+    @property
+    def home(self) -> str:
+        homes = [getattr(c, "home", "numpy") for c in self.children]
+        return next((h for h in homes if h != "numpy"), "numpy")
 
     def __repr__(self) -> str:
         return self.name
@@ -329,12 +355,11 @@ class Product(_Composite):
         na, nb = getattr(self.a, "semi_orthogonal", None), getattr(self.b, "semi_orthogonal", None)
         return None if na is None or nb is None else na * nb
 
-    def _compute_blocks(self, dtype):
+    def _compute_blocks(self, dtype, backend):
         from ._circulant import multiply_blocks
 
-        return multiply_blocks(
-            self.a.circulant_blocks(dtype, keep=False), self.b.circulant_blocks(dtype, keep=False)
-        )
+        a = _blocks_on(self.a, dtype, backend)
+        return multiply_blocks(a, _blocks_on(self.b, dtype, backend))
 
 
 class Sum(_Composite):
@@ -359,10 +384,8 @@ class Sum(_Composite):
         la, lb = getattr(self.a, "lipschitz", None), getattr(self.b, "lipschitz", None)
         return None if la is None or lb is None else la + lb
 
-    def _compute_blocks(self, dtype):
-        total = self.a.circulant_blocks(dtype, keep=False)
-        part = self.b.circulant_blocks(dtype, keep=False)
-        return total + part
+    def _compute_blocks(self, dtype, backend):
+        return _blocks_on(self.a, dtype, backend) + _blocks_on(self.b, dtype, backend)
 
 
 class Scaled(_Composite):
@@ -394,8 +417,8 @@ class Scaled(_Composite):
         nu = getattr(self.op, "semi_orthogonal", None)
         return None if nu is None else self.scalar**2 * nu
 
-    def _compute_blocks(self, dtype):
-        return self.op.circulant_blocks(dtype, keep=False) * self.scalar
+    def _compute_blocks(self, dtype, backend):
+        return _blocks_on(self.op, dtype, backend) * self.scalar
 
 
 class Adjoint(_Composite):
@@ -419,8 +442,8 @@ class Adjoint(_Composite):
     def _compute_lipschitz(self):
         return getattr(self.op, "lipschitz", None)
 
-    def _compute_blocks(self, dtype):
-        return self.op.circulant_blocks(dtype, keep=False).swapaxes(0, 1).conj()
+    def _compute_blocks(self, dtype, backend):
+        return _blocks_on(self.op, dtype, backend).swapaxes(0, 1).conj()
 
 
 def _check_shapes(left: LinearOperator, right: LinearOperator, what: str, same: bool) -> None:

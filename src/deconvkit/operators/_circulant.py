@@ -6,7 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import complex_dtype, namespace, irfftn, real_dtype, rfft_shape, rfftn
+from ..backend import (
+    backend_of,
+    complex_dtype,
+    irfftn,
+    kernels,
+    namespace,
+    real_dtype,
+    rfft_shape,
+    rfftn,
+    to_backend,
+)
 from ._base import Operator, _blocks_norm, _shape_text
 
 __all__ = ["Circulant", "multiply_blocks", "inverse"]
@@ -74,11 +84,15 @@ class Circulant(Operator):
         self.circulant_shape = shape
         self.stacked_in, self.stacked_out = stacked_in, stacked_out
         self._stored_blocks = blocks
-        self._blocks_cache[complex_dtype(blocks.dtype)] = blocks
-        self._conj_cache: dict[np.dtype, Any] = {}
+        self._blocks_cache[(complex_dtype(blocks.dtype), backend_of(blocks))] = blocks
+        self._conj_cache: dict[tuple, Any] = {}
 
-    def _compute_blocks(self, dtype: np.dtype) -> Any:
-        return self._stored_blocks.astype(dtype)
+    @property
+    def home(self) -> str:
+        return backend_of(self._stored_blocks)
+
+    def _compute_blocks(self, dtype: np.dtype, backend: str) -> Any:
+        return to_backend(self._stored_blocks, backend).astype(dtype, copy=False)
 
     def _compute_lipschitz(self) -> float:
         return _blocks_norm(self._stored_blocks)
@@ -98,17 +112,20 @@ class Circulant(Operator):
         shape = self.circulant_shape
         axes = tuple(range(-len(shape), 0))
         spectrum = rfftn(x, axes)
-        key = spectrum.dtype
-        blocks = self.circulant_blocks(key)
-        if adjoint:
-            if key not in self._conj_cache:
-                self._conj_cache[key] = blocks.swapaxes(0, 1).conj()
-            blocks = self._conj_cache[key]
+        blocks = self.circulant_blocks(spectrum.dtype, like=spectrum)
         stacked_input = self.stacked_out if adjoint else self.stacked_in
         stacked_output = self.stacked_in if adjoint else self.stacked_out
         if not (stacked_input or stacked_output):
-            spectrum *= blocks[0, 0]
+            if adjoint:
+                kernels.multiply_conjugate(spectrum, blocks[0, 0])
+            else:
+                spectrum *= blocks[0, 0]
         else:
+            if adjoint:
+                key = (spectrum.dtype, backend_of(spectrum))
+                if key not in self._conj_cache:
+                    self._conj_cache[key] = blocks.swapaxes(0, 1).conj()
+                blocks = self._conj_cache[key]
             xp = namespace(spectrum)
             if not stacked_input:
                 spectrum = spectrum[None]

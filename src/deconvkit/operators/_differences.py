@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import namespace, rfft_shape
+from ..backend import namespace, rfft_shape, to_backend
 from ._base import Operator, _shape_text
 from ._checks import check_shape, check_spacing
 
@@ -156,9 +156,10 @@ class Gradient(_Differences):
     def _compute_lipschitz(self):
         return float(np.sqrt(sum(self.eigenvalues)))
 
-    def _compute_blocks(self, dtype):
+    def _compute_blocks(self, dtype, backend):
         half = rfft_shape(self.dims)
-        return np.stack([np.broadcast_to(t, half) for t in self._transfers(dtype)])[:, None]
+        blocks = np.stack([np.broadcast_to(t, half) for t in self._transfers(dtype)])[:, None]
+        return to_backend(blocks, backend)
 
 
 class Laplacian(_Differences):
@@ -187,9 +188,10 @@ class Laplacian(_Differences):
     def _compute_lipschitz(self):
         return float(sum(self.eigenvalues))
 
-    def _compute_blocks(self, dtype):
+    def _compute_blocks(self, dtype, backend):
         total = sum(-np.abs(t) ** 2 for t in self._transfers(dtype))
-        return np.broadcast_to(total, rfft_shape(self.dims)).astype(dtype)[None, None]
+        blocks = np.broadcast_to(total, rfft_shape(self.dims)).astype(dtype)[None, None]
+        return to_backend(blocks, backend)
 
 
 class Hessian(_Differences):
@@ -249,10 +251,11 @@ class Hessian(_Differences):
     def _compute_lipschitz(self):
         return float(sum(self.eigenvalues))
 
-    def _compute_blocks(self, dtype):
+    def _compute_blocks(self, dtype, backend):
         d = self._transfers(dtype)
         half = rfft_shape(self.dims)
         components = [
             -np.abs(d[i]) ** 2 if i == j else np.sqrt(2.0) * d[i] * d[j] for i, j in self.pairs
         ]
-        return np.stack([np.broadcast_to(c, half).astype(dtype) for c in components])[:, None]
+        blocks = np.stack([np.broadcast_to(c, half).astype(dtype) for c in components])[:, None]
+        return to_backend(blocks, backend)

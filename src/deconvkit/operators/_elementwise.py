@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import namespace, rfft_shape
+from ..backend import backend_of, namespace, ones, rfft_shape, to_backend
 from ._base import Operator, _shape_text
 from ._checks import check_finite, check_shape
 
@@ -36,8 +36,8 @@ class Identity(Operator):
     def semi_orthogonal(self):
         return 1.0
 
-    def _compute_blocks(self, dtype):
-        return np.ones((1, 1, *rfft_shape(self.dims)), dtype=dtype)
+    def _compute_blocks(self, dtype, backend):
+        return ones((1, 1, *rfft_shape(self.dims)), dtype=dtype, backend=backend)
 
 
 class Diagonal(Operator):
@@ -56,18 +56,23 @@ class Diagonal(Operator):
         check_finite(weights, "the weights")
         super().__init__(weights.shape, weights.shape, dtype=np.result_type(weights.dtype, np.float32))
         self.weights = weights
-        self._cast: dict[np.dtype, Any] = {}
+        self._cast: dict[tuple, Any] = {}
 
-    def _weights_for(self, dtype):
-        if dtype not in self._cast:
-            self._cast[dtype] = self.weights.astype(dtype, copy=False)
-        return self._cast[dtype]
+    @property
+    def home(self) -> str:
+        return backend_of(self.weights)
+
+    def _weights_for(self, like):
+        key = (like.dtype, backend_of(like))
+        if key not in self._cast:
+            self._cast[key] = to_backend(self.weights, key[1]).astype(like.dtype, copy=False)
+        return self._cast[key]
 
     def _forward(self, x):
-        return x * self._weights_for(x.dtype)
+        return x * self._weights_for(x)
 
     def _adjoint_apply(self, y):
-        return y * self._weights_for(y.dtype).conj()
+        return y * self._weights_for(y).conj()
 
     def _compute_lipschitz(self):
         return float(namespace(self.weights).max(abs(self.weights)))

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import numpy as np
-from ..backend import namespace
+from ..backend import backend_of, namespace, to_backend, zeros
 
 from .. import metrics
 from ._callbacks import Callback, ProgressLine
@@ -65,6 +65,9 @@ class Result:
     parameters : dict
         What produced the result, for the record (a method's name and
         parameters when :func:`deconvkit.methods.run` made it).
+    best_x : array or None
+        With ``keep="best"`` and a ground truth: the iterate of the lowest
+        NRMSE (its iteration is ``best()[0]``); None otherwise.
     """
 
     x: Any
@@ -75,6 +78,7 @@ class Result:
     solver: str = ""
     diverged: bool = False
     parameters: dict[str, Any] = field(default_factory=dict)
+    best_x: Any = field(default=None, repr=False)
 
     def best(self, metric: str = "nrmse") -> tuple[int, float]:
         """The recorded iteration where ``metric`` was best, and its value.
@@ -115,6 +119,12 @@ class State:
     solver: Any = None
 
 
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def check_max_iter(max_iter: Any) -> int:
     """``max_iter`` must be a positive integer."""
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter <= 0:
@@ -133,16 +143,22 @@ def _crop_centre(x: Any, shape: tuple[int, ...]) -> Any:
 
 
 class Solver:
-    """Base class: the loop, the history, stopping, callbacks and the divergence guard.
+    r"""Base class: the loop, the history, stopping, callbacks and the divergence guard.
 
     Subclasses set ``shape`` and ``dtype`` in ``__init__`` and implement
 
     * ``_start(x0) -> x``: set up auxiliary variables from a starting point
       (``x0`` already checked, or None for the solver's default);
-    * ``_iterate(x) -> x_new``: one iteration; it must return a new array (it
-      may reuse buffers other than ``x``);
+    * ``_iterate(x) -> x_new``: one iteration; it returns a new array (it
+      may reuse buffers other than ``x``), or ``x`` itself updated in place
+      when ``updates_in_place`` is True;
     * ``_objective(x) -> float`` when ``tracks_objective`` is True;
     * optionally ``_diagnostics() -> dict`` of extra history values.
+
+    A solver that already knows :math:`\|x_{k+1} - x_k\|^2` and
+    :math:`\|x_{k+1}\|^2` (a fused kernel computed them while updating) sets
+    ``self._change = (change², norm²)`` in ``_iterate``; the loop then forms no
+    difference array. A solver that updates in place must do so.
     """
 
     name = "Solver"
@@ -150,6 +166,11 @@ class Solver:
     tracks_objective = True
     #: How the objective is defined (shown in docs and ``repr``).
     objective_note = ""
+    #: ``_iterate`` overwrites its input (the loop cannot keep the previous iterate).
+    updates_in_place = False
+    #: Record the objective every this many recorded rows by default (1: every row).
+    default_objective_every = 1
+    _change: tuple[float, float] | None = None
 
     shape: tuple[int, ...] = ()
     dtype: Any = np.float32
@@ -167,8 +188,11 @@ class Solver:
     def _diagnostics(self) -> dict[str, float]:
         return {}
 
+    #: An array of the problem's backend (data or operator), to allocate like.
+    _like: Any = None
+
     def _default_x0(self) -> Any:
-        return np.zeros(self.shape, dtype=self.dtype)
+        return zeros(self.shape, dtype=self.dtype, like=self._like)
 
     # -- the loop --------------------------------------------------------
     def _check_x0(self, x0: Any) -> Any:
@@ -197,6 +221,8 @@ class Solver:
         progress: bool | int = False,
         ground_truth: Any = None,
         record_every: int = 1,
+        keep: str = "last",
+        objective_every: int | None = None,
     ) -> Result:
         """Iterate from ``x0`` until a stopping rule or ``max_iter`` says stop.
 
@@ -217,12 +243,21 @@ class Solver:
         progress : bool or int
             Print a progress line to stderr every 10 (or ``progress``) iterations.
         ground_truth : array, optional
-            Adds ``nrmse`` and ``psnr`` to the history. Of ``x``'s shape, or
-            smaller: then compared with the centred window of ``x`` (the
-            field of view inside an extended domain).
+            Adds ``nrmse`` and ``psnr`` to the history (computed on the
+            iterate's backend: a GPU run synchronises only at recorded rows).
+            Of ``x``'s shape, or smaller: then compared with the centred
+            window of ``x`` (the field of view inside an extended domain).
         record_every : int
-            Record the history (objective, relative change, metrics, stopping
-            rules, divergence guard) every this many iterations, and at the last.
+            Record the history (relative change, metrics, stopping rules,
+            divergence guard) every this many iterations, and at the last.
+        keep : {"last", "best"}
+            ``"best"`` with ``ground_truth`` also keeps a copy of the iterate of
+            the lowest NRMSE as ``Result.best_x`` (one more array).
+        objective_every : int, optional
+            Compute the objective at every this many recorded rows (and at the
+            last one); other rows hold NaN. The solver's
+            ``default_objective_every`` by default (1 for most; Richardson–Lucy
+            records it every 10 rows, since its log costs a quarter of an iteration).
 
         Returns
         -------
@@ -236,33 +271,40 @@ class Solver:
         if max_iter is None:
             max_iter = (stop.max_iter if stop is not None else None) or self.default_max_iter
         max_iter = check_max_iter(max_iter)
-        if isinstance(record_every, bool) or not isinstance(record_every, numbers.Integral) or record_every <= 0:
-            raise ValueError(f"record_every must be a positive integer, got {record_every!r}")
+        record_every = _positive_int(record_every, "record_every")
+        objective_every = _positive_int(objective_every or self.default_objective_every,
+                                        "objective_every")
+        if keep not in ("last", "best"):
+            raise ValueError(f"keep must be 'last' or 'best', got {keep!r}")
         callbacks = list(callbacks)
         if progress:
             every = 10 if progress is True else int(progress)
             callbacks.append(ProgressLine(every=every))
         if stop is not None:
             stop.reset()
+
+        x = self._start(self._check_x0(x0))
         truth = None
         if ground_truth is not None:
-            truth = np.asarray(ground_truth, dtype=np.float64)
+            truth = to_backend(ground_truth, backend_of(x))
+            truth = truth.astype(np.float64) if truth.dtype != np.float64 else truth
             if truth.ndim != len(self.shape) or any(
                 m > n for m, n in zip(truth.shape, self.shape)
             ):
                 raise ValueError(
-                    f"{self.name}: ground_truth of shape {truth.shape} does not fit x of shape "
-                    f"{tuple(self.shape)} (same shape, or a centred window of it)"
+                    f"{self.name}: ground_truth of shape {tuple(truth.shape)} does not fit x of "
+                    f"shape {tuple(self.shape)} (same shape, or a centred window of it)"
                 )
-
-        x = self._start(self._check_x0(x0))
         history: dict[str, list] = {"iteration": [], "objective": [], "relative_change": [], "time": []}
         state = State(self.name, 0, x, history, solver=self)
         t0 = time.perf_counter()
+        self._best = None
+        self._keep_best = keep == "best" and truth is not None
         self._record(state, x, math.nan, truth, t0)
         reference = state.objective  # for the divergence test
         best = reference
-        good = x if record_every == 1 else x.copy()
+        in_place = self.updates_in_place
+        good = x if (record_every == 1 or in_place) else x.copy()
         for callback in callbacks:
             callback.begin(state)
 
@@ -270,31 +312,48 @@ class Solver:
         diverged = False
         n_iter = 0
         norm_at = (0, _norm(x))  # (iteration, ‖x‖) of the last norm computed
+        rows = 0
         k = 0
         for k in range(1, max_iter + 1):
             prev = x
+            self._change = None
             x = self._iterate(x)
             state.iteration, state.x, state.recorded = k, x, False
             if k % record_every == 0 or k == max_iter:
-                prev_norm = norm_at[1] if norm_at[0] == k - 1 else _norm(prev)
-                diff = x - prev
-                change_norm = _norm(diff)
-                del diff
-                x_norm = _norm(x)
+                rows += 1
+                if self._change is not None:
+                    change_norm, x_norm = (math.sqrt(v) for v in self._change)
+                    prev_norm = norm_at[1] if norm_at[0] == k - 1 else math.nan
+                else:
+                    prev_norm = norm_at[1] if norm_at[0] == k - 1 else _norm(prev)
+                    diff = x - prev
+                    change_norm = _norm(diff)
+                    del diff
+                    x_norm = _norm(x)
                 norm_at = (k, x_norm)
                 if prev_norm > 0:
                     change = change_norm / prev_norm
+                elif math.isnan(prev_norm):
+                    change = math.nan  # a sparse record: the previous norm is not known
                 else:
                     change = math.nan if change_norm == 0 else math.inf  # from 0 to 0: undefined
-                objective = self._objective(x) if self.tracks_objective else math.nan
-                bad = self._check_divergence(change_norm, x_norm, objective, reference, best)
+                wanted = self.tracks_objective and (rows % objective_every == 0 or k == max_iter)
+                objective = self._objective(x) if wanted else math.nan
+                bad = self._check_divergence(change_norm, x_norm, objective if wanted else None,
+                                             reference, best)
                 if bad:
-                    x = good
                     n_iter = history["iteration"][-1]
-                    reason = StopReason(
-                        f"{bad} at iteration {k}: stopped and returned the last finite iterate "
-                        f"(iteration {n_iter}); reduce the step size / penalty or check the data"
-                    )
+                    if in_place:
+                        reason = StopReason(f"{bad} at iteration {k}: stopped; this solver updates "
+                                            "in place, so the estimate is the diverged iterate; "
+                                            "reduce the step size / penalty or check the data")
+                        n_iter = k
+                    else:
+                        x = good
+                        reason = StopReason(
+                            f"{bad} at iteration {k}: stopped and returned the last finite iterate "
+                            f"(iteration {n_iter}); reduce the step size / penalty or check the data"
+                        )
                     diverged = True
                     state.x, state.iteration = x, n_iter
                     break
@@ -302,7 +361,7 @@ class Solver:
                 self._record(state, x, change, truth, t0, objective)
                 if math.isfinite(objective):
                     best = objective if not math.isfinite(best) else min(best, objective)
-                good = x if record_every == 1 else x.copy()
+                good = x if (record_every == 1 or in_place) else x.copy()
                 state.recorded = True
                 if stop is not None:
                     text = stop(state)
@@ -317,10 +376,15 @@ class Solver:
         else:
             n_iter = max_iter
             reason = StopReason(f"reached the maximum number of iterations ({max_iter})")
+        if (self.tracks_objective and not diverged and history["objective"]
+                and math.isnan(history["objective"][-1]) and history["iteration"][-1] == n_iter):
+            history["objective"][-1] = float(self._objective(x))  # the last row always has it
+            state.objective = history["objective"][-1]
         state.stop_reason = reason
         state.elapsed = time.perf_counter() - t0
         for callback in callbacks:
             callback.end(state)
+        best_x = self._best[1] if self._best is not None else None
         return Result(
             x=x,
             history=history,
@@ -329,6 +393,7 @@ class Solver:
             converged=bool(getattr(reason, "converged", False)),
             solver=self.name,
             diverged=diverged,
+            best_x=best_x,
         )
 
     # -- helpers -------------------------------------------------------------
@@ -346,17 +411,19 @@ class Solver:
         for key, value in self._diagnostics().items():
             history.setdefault(key, []).append(value)
         if truth is not None:
-            estimate = np.asarray(x, dtype=np.float64)
-            if estimate.shape != truth.shape:
-                estimate = _crop_centre(estimate, truth.shape)
-            history.setdefault("nrmse", []).append(_safe_metric(metrics.nrmse, estimate, truth))
+            estimate = x if tuple(x.shape) == tuple(truth.shape) else _crop_centre(x, truth.shape)
+            error = _safe_metric(metrics.nrmse, estimate, truth)
+            history.setdefault("nrmse", []).append(error)
             history.setdefault("psnr", []).append(_safe_metric(metrics.psnr, estimate, truth))
+            if self._keep_best and math.isfinite(error) and (
+                    self._best is None or error < self._best[0]):
+                self._best = (error, x.copy())
 
-    def _check_divergence(self, change_norm: float, x_norm: float, objective: float,
+    def _check_divergence(self, change_norm: float, x_norm: float, objective: float | None,
                           reference: float, best: float) -> str | None:
         if not (math.isfinite(change_norm) and math.isfinite(x_norm)):
             return "NaN or Inf in the iterate"
-        if not self.tracks_objective:
+        if not self.tracks_objective or objective is None:
             return None
         if math.isnan(objective) or objective == -math.inf:
             return f"the objective became {objective}"

@@ -1,11 +1,28 @@
-r"""Richardson–Lucy: multiplicative EM for the Poisson likelihood, regularized and accelerated."""
+r"""Richardson–Lucy: multiplicative EM for the Poisson likelihood, regularized and accelerated.
+
+Two ways to apply the model, one algorithm:
+
+* **the FFT path**, for ``Crop @ Blur`` (the extended domain) and ``Blur``
+  (periodic) with any 1x1 circulant kernel: one half-spectrum buffer
+  (:class:`deconvkit.backend.RealFFT`) carries the whole iteration — forward
+  transform, OTF product, inverse, the ratio :math:`y / (Hx + b)` on the
+  field, the zero margin, forward, the conjugate product, inverse — and the
+  multiplicative update is one fused pass that also returns the norms of the
+  relative change. x is updated in place: an RL iteration allocates nothing;
+* **the operator path**, for any other non-negative operator ``A``:
+  ``A x`` and ``Aᴴ r`` as the operator applies them.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-from ..backend import namespace
+from typing import Any
 
+import numpy as np
+
+from ..backend import RealFFT, kernels, namespace
 from ..costs import Cost
+from ..operators import Circulant, Crop
+from ..operators._base import Product
 from ._engine import Solver
 from ._terms import apply, apply_adjoint, split_terms
 
@@ -23,6 +40,20 @@ def _is_poisson(cost: Cost) -> bool:
     return type(cost).__name__ == "PoissonLikelihood" and hasattr(cost, "y")
 
 
+def _single_kernel(op: Any) -> bool:
+    return (isinstance(op, Circulant) and not op.stacked_in and not op.stacked_out
+            and op.circulant_blocks(keep=False).shape[:2] == (1, 1))
+
+
+def fft_model(op: Any) -> tuple[tuple[slice, ...] | None, Circulant] | None:
+    """``(window, kernel)`` when ``op`` is ``Crop @ kernel`` or a kernel alone, else None."""
+    if _single_kernel(op):
+        return None, op
+    if isinstance(op, Product) and isinstance(op.a, Crop) and _single_kernel(op.b):
+        return op.a.window, op.b
+    return None
+
+
 class RichardsonLucy(Solver):
     r"""Richardson–Lucy for :math:`y \sim \mathrm{Poisson}(Ax + b)`, A non-negative.
 
@@ -35,7 +66,12 @@ class RichardsonLucy(Solver):
     A smooth regularizer enters by the split-gradient rule (Dey et al. 2006,
     RL-TV; RL-Tikhonov likewise); the denominator is kept at least
     ``A^H 1 / 10`` so one iteration multiplies a voxel by at most 10.
-    Each iteration costs one ``A`` and one ``Aᴴ`` (2 rfftn + 2 irfftn for a blur).
+    Each iteration costs one ``A`` and one ``Aᴴ`` (two FFT pairs for a blur).
+
+    An *unmatched back projector* :math:`B` may replace :math:`H^H` (Guo et al.,
+    Nat. Biotechnol. 2020): :math:`x_{k+1} = x_k\, B S^H(y / (SHx_k + b)) / B S^H 1`;
+    a back projector with a wider pass band than the OTF's conjugate reaches the
+    same image in a few iterations.
 
     Parameters
     ----------
@@ -58,22 +94,35 @@ class RichardsonLucy(Solver):
     floor : float
         Relative floor of :math:`A^H 1` (default 1e-3).
     track_objective : bool
-        Record the negative log-likelihood (plus the regularizer). For plain
-        RL it is free (its ``A x`` is reused by the next iteration); with an
-        acceleration it costs one extra ``A`` per recorded iteration.
+        Record the negative log-likelihood (plus the regularizer): every
+        ``objective_every`` recorded rows of :meth:`run` (10 by default: the
+        log costs about a quarter of an iteration) and at the last. On the FFT
+        path plain RL's next iteration reuses the model computed for it; with
+        an acceleration it costs one extra ``A`` when recorded.
+    back_projector : Circulant, optional
+        A kernel on the object's domain that replaces the blur's adjoint in the
+        update (see above; :func:`deconvkit.operators.wiener_butterworth`). Needs
+        the FFT path (``Crop @ Blur`` or ``Blur``).
+    start_level : float, optional
+        The flat start's value in the observed voxels; by default the data's
+        mean above the background (``flux / Σ AᴴI``). A plan passes the whole
+        image's, so tiles start alike.
     """
 
     name = "RichardsonLucy"
     objective_note = "the Poisson negative log-likelihood (as the data cost defines it) + regularizer"
+    default_objective_every = 10
 
     def __init__(self, data: Cost, regularizer: Cost | None = None,
                  acceleration: str | None = None, alpha_max: float = 0.95,
-                 floor: float = 1e-3, track_objective: bool = True) -> None:
+                 floor: float = 1e-3, track_objective: bool = True,
+                 back_projector: Any = None, start_level: float | None = None) -> None:
         terms = split_terms(data, self.name)
         if len(terms) != 1:
             raise TypeError(
                 "RichardsonLucy takes one data term, PoissonLikelihood(y, background=b) @ A, "
-                "and an optional smooth regularizer=; for several terms use ADMM"
+                "and an optional smooth regularizer=; for several views use "
+                "MultiViewRichardsonLucy, for several terms ADMM"
             )
         term = terms[0]
         cost, op = term.cost, term.op
@@ -95,12 +144,12 @@ class RichardsonLucy(Solver):
         self.shape = tuple(op.dims) if op is not None else tuple(y.shape)
         self.dtype = np.finfo(np.result_type(np.float32, y.dtype)).dtype
         xp = namespace(y)
-        self.y = xp.asarray(y, dtype=self.dtype)
+        self.y = y.astype(self.dtype, copy=False)
+        self._like = self.y
         background = getattr(cost, "background", 0.0)
         background = 0.0 if background is None else background
-        self.background = (
-            float(background) if np.ndim(background) == 0 else xp.asarray(background, dtype=self.dtype)
-        )
+        self.background = (float(background) if np.ndim(background) == 0
+                           else xp.asarray(background).astype(self.dtype, copy=False))
         if regularizer is not None:
             if isinstance(regularizer, Cost) and not regularizer.smooth:
                 raise TypeError(
@@ -114,90 +163,151 @@ class RichardsonLucy(Solver):
                     f"RichardsonLucy: the regularizer takes {reg_shape} but x has shape {self.shape}"
                 )
         self.regularizer = regularizer
-        # Aᴴ1, once
+        self._fft_model = fft_model(op) if op is not None else None
+        if back_projector is not None:
+            if self._fft_model is None or not _single_kernel(back_projector) or \
+                    tuple(back_projector.dims) != self.shape:
+                raise TypeError(
+                    "RichardsonLucy's back_projector must be a kernel (Circulant) on the object's "
+                    f"domain {self.shape}, with a Crop @ Blur or Blur model; got "
+                    f"{back_projector!r} for {op!r}")
+        self.back_projector = back_projector
+        if self._fft_model is not None:
+            window, kernel = self._fft_model
+            self._window = window
+            self._otf = kernel.circulant_blocks(self.dtype, like=self.y)[0, 0]
+            self._back_otf = (None if back_projector is None else
+                              back_projector.circulant_blocks(self.dtype, like=self.y)[0, 0])
+            self._fft = RealFFT(self.shape, self.dtype, like=self.y)
+        # the normalization Bᴴ1 (Aᴴ1 for matched RL), once
         ones = xp.ones(op.dimsd if op is not None else self.shape, dtype=self.dtype)
-        norm = apply_adjoint(op, ones) if op is not None else ones
-        top = float(norm.max())
-        if top <= 0 or float(norm.min()) < -1e-3 * top:
+        norm = self._back(ones) if op is not None else ones
+        norm = norm.copy() if self._fft_model is not None else norm  # the buffer is reused
+        del ones
+        top = float(xp.max(norm))
+        # an unmatched back projector rings at the field's edge (Bᴴ1 < 0 there): those
+        # voxels fall below the floor and count as unobserved
+        if top <= 0 or (back_projector is None and float(xp.min(norm)) < -1e-3 * top):
             raise ValueError(
                 f"RichardsonLucy needs a non-negative operator A (a non-negative PSF); Aᴴ1 of {op!r} "
-                f"ranges over [{float(norm.min()):.3g}, {top:.3g}]"
+                f"ranges over [{float(xp.min(norm)):.3g}, {top:.3g}]"
             )
-        self.observed = norm > self.floor * top
-        self.normalization = xp.where(self.observed, norm, 0).astype(self.dtype)
-        inv = xp.zeros_like(norm)
-        xp.divide(1.0, norm, out=inv, where=self.observed)
-        self.inverse_normalization = inv.astype(self.dtype)
-        flux = float(xp.sum(xp.clip(self.y - self.background, 0, None), dtype=np.float64))
-        weight = float(xp.sum(self.normalization, dtype=np.float64))
-        self.flat_level = max(flux / weight, 1e-12) if weight > 0 else 1.0
+        observed = norm > self.floor * top
+        weight = float(xp.sum(norm * observed, dtype=np.float64))  # Σ Bᴴ1 where observed
+        inverse = xp.where(observed, norm, self.dtype.type(1))
+        xp.divide(self.dtype.type(1), inverse, out=inverse)
+        inverse *= observed
+        self.inverse_normalization = inverse.astype(self.dtype, copy=False)
+        self.normalization = None
+        if regularizer is not None:
+            norm *= observed
+            self.normalization = norm.astype(self.dtype, copy=False)
+        del norm, observed
+        if start_level is None:
+            above = self.y - (self.background if np.ndim(self.background) else
+                              self.dtype.type(self.background))
+            flux = float(xp.sum(xp.maximum(above, 0), dtype=np.float64))
+            start_level = flux / weight if weight > 0 else 1.0
+        self.flat_level = max(float(start_level), 1e-12)
+
+    @property
+    def observed(self) -> Any:
+        """The voxels whose light reaches the data (``Bᴴ1`` above the floor), a boolean array."""
+        return self.inverse_normalization > 0
+
+    #: x is updated in its own memory (and the extrapolation's, when accelerated): the
+    #: loop cannot hand back an earlier iterate, and RL's non-negative multiplicative
+    #: update, with the data checked, does not diverge.
+    updates_in_place = True
+
+    # -- the model and its back projection ---------------------------------------------
+    def _model(self, x: Any) -> Any:
+        """``A x`` on the data's space: a view of the FFT buffer on the FFT path."""
+        if self._fft_model is None:
+            return apply(self.op, x) if self.op is not None else x.copy()
+        spectrum = self._fft.forward(x)
+        spectrum *= self._otf
+        self._domain = self._fft.inverse()
+        self._view = self._domain if self._window is None else self._domain[self._window]
+        return self._view
+
+    def _back(self, ratio: Any) -> Any:
+        """``Bᴴ ratio`` (``Aᴴ``, or the back projector): a view of the FFT buffer on the FFT path.
+
+        On the FFT path, ``ratio`` is best the view :meth:`_model` returned (then
+        it is transformed where it lies); any other array of the data's shape is
+        first copied into the buffer.
+        """
+        if self._fft_model is None:
+            return apply_adjoint(self.op, ratio) if self.op is not None else ratio
+        if ratio is getattr(self, "_view", None):
+            domain = self._domain
+        elif self._window is None:
+            domain = ratio
+        else:
+            domain = self._fft.real if self._fft.real is not None else \
+                namespace(ratio).empty(self.shape, dtype=self.dtype)
+            domain[self._window] = ratio
+        if self._window is not None:
+            _zero_outside(domain, self._window)
+        self._view = self._domain = None
+        spectrum = self._fft.forward(domain)
+        if self._back_otf is None:
+            kernels.multiply_conjugate(spectrum, self._otf)
+        else:
+            spectrum *= self._back_otf
+        return self._fft.inverse()
 
     # -- pieces -------------------------------------------------------------
     def _default_x0(self):
-        xp = namespace(self.y)
-        return xp.where(self.observed, self.dtype.type(self.flat_level), 0).astype(self.dtype)
-
-    def _forward(self, x):
-        return apply(self.op, x) if self.op is not None else x.copy()
-
-    def _rl(self, x, ax=None):
-        """One RL update of ``x`` (a new array)."""
-        xp = namespace(x)
-        if ax is None:
-            ax = self._forward(x)
-        if isinstance(self.background, float):
-            if self.background:
-                ax += ax.dtype.type(self.background)
-        else:
-            ax += self.background
-        xp.maximum(ax, ax.dtype.type(1e-30), out=ax)
-        xp.divide(self.y, ax, out=ax)
-        update = apply_adjoint(self.op, ax) if self.op is not None else ax
-        # Aᴴ of a positive ratio is positive; FFT round-off leaves ±1e-7 relative ripples
-        xp.maximum(update, update.dtype.type(0), out=update)
-        if self.regularizer is None:
-            update *= self.inverse_normalization
-        else:
-            den = self.regularizer.grad(x)
-            den += self.normalization
-            xp.maximum(den, self.normalization * den.dtype.type(0.1), out=den)
-            xp.divide(update, den, out=update, where=self.observed)
-            update *= self.observed
-        update *= x
-        return update
+        x0 = (self.inverse_normalization > 0).astype(self.dtype)
+        x0 *= self.dtype.type(self.flat_level)
+        return x0
 
     def _start(self, x0):
         xp = namespace(x0)
-        x0 = xp.clip(x0, 0, None) * self.observed
-        self._cache = None
-        self._prev = None
+        observed = self.inverse_normalization > 0
+        x0 = xp.maximum(x0, x0.dtype.type(0)).astype(self.dtype, copy=False)
+        x0 = x0 * observed if x0.dtype == self.dtype else (x0 * observed).astype(self.dtype)
+        self._prev = xp.empty_like(x0) if self.acceleration else None
         self._g1 = self._g2 = None
         self._alpha = 0.0
         self._k = 0
+        self._model_at = -1  # the iteration whose iterate the FFT buffer holds A x of
         self._eps = self.dtype.type(1e-6 * self.flat_level)
-        return x0.astype(self.dtype, copy=False)
+        return x0
 
-    def _take_cached(self, x):
-        if self._cache is not None and self._cache[0] is x:
-            ax = self._cache[1]
-            self._cache = None
-            return ax
-        self._cache = None
-        return None
-
-    def _extrapolate(self, x, alpha):
-        xp = namespace(x)
-        y = x - self._prev
-        y *= y.dtype.type(alpha)
-        y += x
-        xp.maximum(y, self._eps, out=y)  # unobserved voxels get eps, the update zeroes them
-        return y
+    def _step(self, point: Any, out: Any, reference: Any = None) -> None:
+        """One RL update from ``point`` into ``out``; sets the change norms against ``reference``."""
+        if self._model_at == self._k - 1 and point is self._model_of:
+            model = self._cached_model
+        else:
+            model = self._model(point)
+        self._model_at = -1
+        kernels.rl_ratio(self.y, model, self.background)
+        back = self._back(model)
+        if self.regularizer is None:
+            self._change = kernels.rl_update(point, back, self.inverse_normalization, out,
+                                             reference)
+            return
+        # the split-gradient rule: 1 / max(Bᴴ1 + λ∇R(x), Bᴴ1 / 10) where observed, 0 elsewhere
+        xp = namespace(point)
+        back = back.copy() if back is getattr(self._fft, "real", None) else back
+        den = self.regularizer.grad(point)
+        den += self.normalization
+        xp.maximum(den, self.normalization * den.dtype.type(0.1), out=den)
+        observed = self.inverse_normalization > 0
+        weight = xp.where(observed, den, den.dtype.type(1))
+        xp.divide(den.dtype.type(1), weight, out=weight)
+        weight *= observed
+        del den
+        self._change = kernels.rl_update(point, back, weight, out, reference)
 
     def _iterate(self, x):
         self._k += 1
         if self.acceleration is None:
-            return self._rl(x, self._take_cached(x))
-        self._cache = None
+            self._step(x, x)
+            return x
         xp = namespace(x)
         if self.acceleration == "biggs-andrews":
             alpha = 0.0
@@ -208,20 +318,31 @@ class RichardsonLucy(Solver):
                 alpha = min(max(alpha, 0.0), self.alpha_max)
         else:
             alpha = min(max((self._k - 1.0) / (self._k + 2.0), 0.0), self.alpha_max)
-        point = x if (alpha == 0.0 or self._prev is None) else self._extrapolate(x, alpha)
-        x_new = self._rl(point)
-        if self.acceleration == "biggs-andrews":
-            g = x_new - point
-            self._g2, self._g1 = self._g1, g
         self._alpha = alpha
-        self._prev = x
-        return x_new
+        if alpha == 0.0 or self._k == 1:
+            self._prev[...] = x
+            point, out = self._prev, x  # the step from x itself, into x
+            reference = self._prev
+        else:
+            point = kernels.extrapolate(x, self._prev, alpha, self._eps, out=self._prev)
+            out, reference = point, x  # into the extrapolation's buffer, change against x
+        if self.acceleration == "biggs-andrews":
+            start = point.copy()
+            self._step(point, out, reference)
+            g = out - start
+            self._g2, self._g1 = self._g1, g
+        else:
+            self._step(point, out, reference)
+        if out is not x:
+            self._prev = x
+        return out
 
     def _objective(self, x):
-        ax = self._forward(x)
-        value = float(self.poisson(ax))
+        model = self._model(x)
         if self.acceleration is None:
-            self._cache = (x, ax)  # the next iteration starts from A x
+            # the next iteration starts from this A x (x is not changed in between)
+            self._cached_model, self._model_of, self._model_at = model, x, self._k
+        value = kernels.kl_divergence(self.y, model, self.background)
         if self.regularizer is not None:
             value += float(self.regularizer(x))
         return value
@@ -232,3 +353,13 @@ class RichardsonLucy(Solver):
     def __repr__(self):
         extra = f", acceleration={self.acceleration!r}" if self.acceleration else ""
         return f"RichardsonLucy({self.data!r}{extra})"
+
+
+def _zero_outside(domain: Any, window: tuple[slice, ...]) -> None:
+    """Set the voxels of ``domain`` outside ``window`` to 0 (slab by slab: the margin only)."""
+    for axis, part in enumerate(window):
+        lead = (slice(None),) * axis
+        if part.start:
+            domain[lead + (slice(0, part.start),)] = 0
+        if part.stop < domain.shape[axis]:
+            domain[lead + (slice(part.stop, None),)] = 0

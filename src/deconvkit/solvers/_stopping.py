@@ -114,7 +114,8 @@ class RelativeChange(StoppingRule):
 class ObjectiveChange(StoppingRule):
     r"""Stop when :math:`|f_k - f_{k'}| / \max(|f_{k'}|, \epsilon) \le` ``tol``.
 
-    ``k'`` is the previous recorded iteration. Solvers that do not track the
+    ``k'`` is the previous recorded iteration with an objective (rows without
+    one, see ``objective_every``, are skipped). Solvers that do not track the
     objective never trigger this rule (their history says so).
     """
 
@@ -123,11 +124,12 @@ class ObjectiveChange(StoppingRule):
 
     def check(self, state):
         values = state.history.get("objective", [])
-        if len(values) < 2:
+        if not values or not math.isfinite(values[-1]):
             return None
-        now, before = values[-1], values[-2]
-        if not (math.isfinite(now) and math.isfinite(before)):
+        known = [v for v in values[-2::-1] if math.isfinite(v)]
+        if not known:
             return None
+        now, before = values[-1], known[0]
         change = abs(now - before) / max(abs(before), 1e-300)
         if change <= self.tol:
             return StopReason(f"relative change of the objective {change:.3g} <= {self.tol:g}", True)

@@ -1,0 +1,375 @@
+r"""The plan: every whole-volume decision made once, then any block solved with it.
+
+``plan(image, psf, method, **params)`` checks the image, the PSF and the
+parameters once, and fixes everything that depends on the whole volume: the
+method and the boundary actually used, the prepared PSF (non-negative, sum 1,
+centred), the background, the data's constants (:class:`Constants`: its scale,
+maximum, photon level, the flat start of RL), the stop rule and iteration
+count, the backend and the memory a block needs. :meth:`Plan.solve` then runs
+the same computation on the whole image, on a tile with its halo, or on a GPU:
+a tile cannot choose another weight, background or iteration count than its
+neighbours. :func:`deconvolve <deconvkit.methods.deconvolve>`, :func:`run
+<deconvkit.methods.run>`, the command line, studies and the napari plugin all
+go through a plan.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable
+
+import numpy as np
+
+from .. import metrics
+from ..backend import (
+    backend_of,
+    namespace,
+    resolve_backend,
+    to_backend,
+    to_host,
+)
+from ..operators import extended_shape
+from ..operators._checks import check_spacing
+from ..solvers import Callback, MaxIter, RelativeChange, Result, StoppingRule
+from ._problem import BOUNDARIES, Constants, Problem, build_problem, check_boundary, statistics
+from ._registry import Method, get
+from ._stopping import Discrepancy
+from ._terms import data_minus_background
+from ._validate import (
+    check_background,
+    check_image,
+    check_psf,
+    estimate_background,
+    lazy,
+    poisson_problem,
+)
+
+__all__ = ["Plan", "plan", "memory_estimate"]
+
+logger = logging.getLogger("deconvkit")
+
+#: ``keep=`` choices of :meth:`Plan.solve`.
+KEEP = ("last", "best")
+
+
+def memory_estimate(image_shape: tuple[int, ...], psf_shape: tuple[int, ...],
+                    method: str = "rl", boundary: str = "extended",
+                    dtype: Any = np.float32) -> int:
+    """Bytes a method needs for an image and a PSF: its working arrays on the object's domain.
+
+    The domain is the image (``periodic``) or the image plus the PSF's size
+    rounded up to fast FFT sizes (``extended``, ``reflect``); each method
+    holds a known number of domain-sized arrays (the registry's ``arrays``,
+    measured), plus the input and output on the image's field and any working
+    memory of fixed size (``scratch_mib``). FFT scratch space inside the FFT
+    library is not counted.
+    """
+    spec = get(method)
+    if boundary not in BOUNDARIES:
+        raise ValueError(f"boundary must be one of {BOUNDARIES}, got {boundary!r}")
+    image_shape, psf_shape = tuple(image_shape), tuple(psf_shape)
+    if len(psf_shape) != len(image_shape):
+        raise ValueError(f"the PSF has {len(psf_shape)} axes but the image {len(image_shape)}")
+    domain = image_shape if boundary == "periodic" else extended_shape(image_shape, psf_shape)
+    itemsize = np.dtype(dtype).itemsize
+    arrays = spec.arrays * math.prod(domain) + 2 * math.prod(image_shape)
+    return int(itemsize * arrays + spec.scratch_mib * 2**20)
+
+
+@dataclass
+class Plan:
+    """Every decision that depends on the whole volume, made once (see the module notes).
+
+    Make one with :func:`plan`. Attributes are read-only in spirit: change a
+    parameter by making a new plan.
+
+    Attributes
+    ----------
+    method : Method
+        The catalogue entry.
+    values : dict
+        Every parameter's value (the method's own, the common and the iterative ones).
+    psf : numpy.ndarray
+        The prepared PSF (non-negative, sum 1, peak at the centre voxel ``n // 2``).
+    spacing : tuple of float
+        Voxel size (µm), ZYX.
+    boundary : str
+        The boundary used (``"reflect"`` when a closed form is asked for ``"extended"``).
+    background : float or array
+        The background: a number (given or estimated once) or a map of the image's shape.
+    constants : Constants
+        The whole image's numbers every block uses.
+    backend : str
+        ``"numpy"``, ``"cupy"`` (or ``"guarded"``, the test stand-in for a device).
+    dtype : numpy.dtype
+        float32, or float64 for float64 images.
+    image_shape : tuple of int
+        The whole image's shape.
+    notes : list of str
+        Decisions worth telling the user (boundary switched, background estimated, ...).
+    """
+
+    method: Method
+    values: dict[str, Any]
+    psf: np.ndarray
+    spacing: tuple[float, ...]
+    boundary: str
+    background: Any
+    constants: Constants
+    backend: str
+    dtype: np.dtype
+    image_shape: tuple[int, ...]
+    notes: list[str] = field(default_factory=list)
+    image: Any = field(default=None, repr=False)
+    _on_backend: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- what the plan fixed ----------------------------------------------------------
+    @property
+    def own(self) -> dict[str, Any]:
+        """The method's own parameters (``lam``, ``acceleration``, ...)."""
+        return {p.name: self.values[p.name] for p in self.method.parameters}
+
+    @property
+    def max_iter(self) -> int | None:
+        """The iteration cap (None for a closed form)."""
+        return self.values.get("max_iter") if self.method.iterative else None
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """What produced a result, for ``Result.parameters`` and sidecars."""
+        values = {k: v for k, v in self.values.items() if np.ndim(v) == 0 and
+                  not isinstance(v, (list, tuple))}
+        record = {"method": self.method.name, **values}
+        record["background"] = (float(self.background) if np.ndim(self.background) == 0
+                                else "map")
+        record["spacing"] = tuple(self.spacing)
+        record["boundary_used"] = self.boundary
+        record["backend"] = self.backend
+        if self.notes:
+            record["notes"] = list(self.notes)
+        return record
+
+    def memory(self, block_shape: tuple[int, ...] | None = None) -> int:
+        """Bytes one block of ``block_shape`` (the whole image by default) needs to solve."""
+        shape = self.image_shape if block_shape is None else tuple(block_shape)
+        return memory_estimate(shape, self.psf.shape, self.method.name, self.boundary, self.dtype)
+
+    # -- solving a block --------------------------------------------------------------
+    def _psf(self) -> Any:
+        if "psf" not in self._on_backend:
+            self._on_backend["psf"] = to_backend(self.psf, self.backend)
+        return self._on_backend["psf"]
+
+    def _background(self, region: tuple[slice, ...] | None) -> Any:
+        if np.ndim(self.background) == 0:
+            return float(self.background)
+        part = self.background if region is None else self.background[region]
+        part = np.asarray(part) if lazy(part) else part
+        return to_backend(part, self.backend).astype(self.dtype, copy=False)
+
+    def problem(self, block: Any = None, region: tuple[slice, ...] | None = None) -> Problem:
+        """The :class:`Problem` of one block (the whole image by default) on the plan's backend.
+
+        ``region`` locates the block in the image (it crops a background map).
+        """
+        block = self._block(block)
+        return build_problem(block, self._psf(), boundary=self.boundary,
+                             background=self._background(region), spacing=self.spacing,
+                             apodize=self.values["apodize"], constants=self.constants)
+
+    def _block(self, block: Any) -> Any:
+        if block is None:
+            if self.image is None or lazy(self.image):
+                raise ValueError("this plan was made from a lazy image: give the block to solve")
+            block = self.image
+        if lazy(block):
+            block = np.asarray(block)
+        if block.ndim != len(self.image_shape):
+            raise ValueError(f"a block of {block.ndim} axes for a plan of {len(self.image_shape)}")
+        block = to_backend(block, self.backend)
+        return block.astype(self.dtype, copy=False)
+
+    def solve(
+        self,
+        block: Any = None,
+        *,
+        region: tuple[slice, ...] | None = None,
+        x0: Any = None,
+        ground_truth: Any = None,
+        callbacks: Iterable[Callback] = (),
+        progress: bool | int = False,
+        record_every: int = 1,
+        keep: str = "last",
+        max_iter: int | None = None,
+        stop: StoppingRule | None = None,
+    ) -> Result:
+        """Run the method on ``block`` (the whole image by default) and return its :class:`Result`.
+
+        Parameters
+        ----------
+        block : array, optional
+            The whole image or a tile of it (with its halo); on any backend, moved to
+            the plan's. The plan's checks are not repeated.
+        region : tuple of slice, optional
+            Where ``block`` lies in the image (crops a background map).
+        x0 : array, optional
+            Warm start of the block's shape (the margin of an extended domain
+            starts at the solver's default level).
+        ground_truth : array, optional
+            Of the block's shape: the history records ``nrmse`` and ``psnr``.
+        callbacks, progress, record_every
+            As :meth:`deconvkit.solvers.Solver.run`.
+        keep : {"last", "best"}
+            ``"best"`` (with ``ground_truth``) also returns the iterate of the best
+            NRMSE as ``Result.best_x``.
+        max_iter : int, optional
+            Overrides the plan's iteration count (tiles of a plan with ``stop="auto"``
+            run the count the plan calibrated).
+        stop : StoppingRule, optional
+            Replaces the plan's stop rule (the iteration cap still applies).
+
+        Returns
+        -------
+        Result
+            ``x`` of the block's shape on the plan's backend, ``history``,
+            ``n_iter``, ``stop_reason``, ``parameters`` (:attr:`record`).
+        """
+        if keep not in KEEP:
+            raise ValueError(f"keep must be one of {', '.join(KEEP)}, got {keep!r}")
+        problem = self.problem(block, region)
+        truth = None
+        if ground_truth is not None:
+            truth = to_backend(check_image(ground_truth, "the ground truth"), self.backend)
+            if tuple(truth.shape) != tuple(problem.image_shape):
+                raise ValueError(
+                    f"the ground truth has shape {tuple(truth.shape)} but the image "
+                    f"{tuple(problem.image_shape)}: they must match")
+        if not self.method.iterative:
+            return self._closed_form(problem, truth)
+
+        values = self.values
+        solver = self.method.build(problem, clip_negative=values["clip_negative"], **self.own)
+        cap = values["max_iter"] if max_iter is None else int(max_iter)
+        rule: StoppingRule = MaxIter(cap)
+        if stop is not None:
+            rule = stop | rule
+        else:
+            if values["stop"] == "auto" and max_iter is None:
+                model = "poisson" if self.method.poisson(values) else "gaussian"
+                rule = Discrepancy(problem, model) | rule
+            if values["rel_tol"]:
+                rule = RelativeChange(values["rel_tol"]) | rule
+        start = None
+        if x0 is not None:
+            start = _start_in_domain(problem, to_backend(check_image(x0, "x0"), self.backend))
+        elif self.method.start_from_data:
+            data = namespace(problem.data).maximum(data_minus_background(problem), 0)
+            start = data if data.shape == tuple(problem.shape) else _start_in_domain(problem, data)
+        result = solver.run(x0=start, max_iter=cap, stop=rule, callbacks=callbacks,
+                            progress=progress, ground_truth=truth, record_every=record_every,
+                            keep=keep)
+        best = None if result.best_x is None else problem.to_image(result.best_x)
+        return replace(result, x=problem.to_image(result.x), best_x=best,
+                       parameters=self.record)
+
+    def _closed_form(self, problem: Problem, truth: Any) -> Result:
+        start = time.perf_counter()
+        x = problem.to_image(self.method.build(problem, **self.own))
+        elapsed = time.perf_counter() - start
+        history: dict[str, list] = {"iteration": [0], "objective": [math.nan],
+                                    "relative_change": [math.nan], "time": [elapsed]}
+        if truth is not None:
+            history["nrmse"] = [metrics.nrmse(x, truth)]
+            history["psnr"] = [metrics.psnr(x, truth)]
+        return Result(x=x, history=history, n_iter=0,
+                      stop_reason="closed form (one FFT division)", converged=True,
+                      solver=self.method.solver, parameters=self.record,
+                      best_x=x if truth is not None else None)
+
+
+def _start_in_domain(problem: Problem, x0: Any) -> Any:
+    """``x0`` (the block's shape) on the object's domain, the margin at its mean."""
+    if tuple(x0.shape) != tuple(problem.image_shape):
+        raise ValueError(f"x0 has shape {tuple(x0.shape)} but the image "
+                         f"{tuple(problem.image_shape)}")
+    x0 = x0.astype(problem.data.dtype, copy=False)
+    if tuple(x0.shape) == tuple(problem.shape):
+        return x0
+    xp = namespace(x0)
+    out = xp.full(problem.shape, float(xp.mean(x0)), dtype=x0.dtype)
+    out[problem.field] = x0
+    return out
+
+
+def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None,
+         **params: Any) -> Plan:
+    r"""Check the inputs once and fix every whole-volume decision: the :class:`Plan`.
+
+    Parameters
+    ----------
+    image : array
+        The measured stack, ZYX (1D to 3D): a NumPy or CuPy array, or a lazy
+        dask/zarr array (then its statistics are computed chunk by chunk).
+    psf : array
+        The PSF, with as many axes as the image, of any size: checked,
+        normalized to sum 1 and centred once, never truncated.
+    method : str
+        A name of the catalogue (:func:`deconvkit.methods.available`).
+    backend : {"numpy", "cupy", "auto"}, optional
+        Where blocks are solved; by default where ``image`` lives (CuPy arrays
+        on the GPU, everything else on the host).
+    **params
+        The method's parameters and the common ones (``boundary``,
+        ``background``, ``spacing``, ``apodize``; for iterative methods
+        ``max_iter``, ``stop``, ``rel_tol``, ``clip_negative``).
+
+    Returns
+    -------
+    Plan
+
+    Raises
+    ------
+    ValueError
+        Bad images, PSFs or parameters, in one line each; a background at or
+        above the data's maximum; negative counts for a Poisson method.
+    """
+    spec = get(method)
+    values = spec.validate(params)
+    image = check_image(image)
+    where = resolve_backend(backend, like=None if lazy(image) else image)
+    dtype = np.dtype(np.float64 if np.dtype(image.dtype) == np.float64 else np.float32)
+    prepared = check_psf(psf, image.ndim, dtype)
+    requested = values["boundary"]
+    check_boundary(requested, image.shape, prepared.shape, values["apodize"])
+    notes: list[str] = []
+    boundary = requested
+    if not spec.iterative and requested == "extended":
+        boundary = "reflect"
+        notes.append("closed-form filters need a circulant model: the extended domain's margin "
+                     "is mirror-filled (boundary 'reflect')")
+    spacing = check_spacing(values["spacing"], image.ndim)
+    background = check_background(values["background"], image.shape)
+    if isinstance(background, str):
+        background = estimate_background(image)
+        notes.append(f"background estimated as {background:.4g} (the 1st percentile of the data)")
+    constants = statistics(image, background)
+    top = constants.data_max
+    level = float(background) if np.ndim(background) == 0 else float(
+        to_host(namespace(background).mean(background)) if not lazy(background) else
+        np.mean(background))
+    if level >= top:
+        raise ValueError(
+            f"the background ({level:.4g}) is at or above the data's maximum ({top:.4g}): nothing "
+            "would be left to deconvolve; give the camera offset and dark level (or "
+            "background='auto', --background auto)")
+    if spec.iterative and spec.poisson(values):
+        poisson_problem(constants.negative, constants.minimum, values["clip_negative"], spec.name)
+    for note in notes:
+        logger.info(note)
+    return Plan(method=spec, values=values, psf=prepared, spacing=spacing, boundary=boundary,
+                background=background, constants=constants, backend=where, dtype=dtype,
+                image_shape=tuple(int(n) for n in image.shape), notes=notes, image=image)
