@@ -20,7 +20,7 @@ from ._atomic import (
 )
 from ._meta import ImageMeta, check_axes, check_spacing
 
-__all__ = ["OME_SUFFIXES", "is_ome_name", "write", "write_temporary", "to_uint16"]
+__all__ = ["OME_SUFFIXES", "is_ome_name", "to_uint16", "write", "write_temporary"]
 
 #: File names written as OME-TIFF (case-insensitive); every other name is an ImageJ TIFF.
 OME_SUFFIXES = (".ome.tif", ".ome.tiff")
