@@ -17,6 +17,7 @@ current folder, the home folder, or a folder that holds an input of the study
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import json
@@ -89,11 +90,11 @@ def check_output(output: str | os.PathLike[str], overwrite: bool,
 
 def _protected(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str]]:
     """Paths an output folder must never be, hold, or be an ancestor of, with their names."""
-    found = [(Path.cwd().resolve(), "the current folder")]
-    try:
+    found = []
+    with contextlib.suppress(OSError):  # a current folder deleted meanwhile
+        found.append((Path.cwd().resolve(), "the current folder"))
+    with contextlib.suppress(KeyError, RuntimeError, OSError):  # no home (some containers)
         found.append((Path.home().resolve(), "the home folder"))
-    except (KeyError, RuntimeError):  # no home (some containers)
-        pass
     for item in inputs:
         with_name = Path(item).expanduser()
         found.append((with_name.resolve(), f"the input {with_name}"))
