@@ -26,6 +26,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "NAME_MAX",
@@ -180,19 +181,40 @@ def move_into_place(temporary: Path, path: Path, overwrite: bool) -> None:
 
 @contextlib.contextmanager
 def deferred_signals() -> Iterator[None]:
-    """Hold back SIGINT, SIGTERM and SIGHUP inside the block; deliver them after it.
+    """Hold back SIGINT, SIGTERM and SIGHUP inside the block; act on them after it.
 
-    For a few renames that must happen together: a signal that arrives inside
-    the block is delivered (and its handler, e.g. KeyboardInterrupt, runs) as
-    the block ends. A no-op outside the main thread and where the system has
-    no ``pthread_sigmask`` (Windows).
+    For a few renames that must happen together. Inside the block, each of these
+    signals that is not ignored gets a handler that only notes its arrival; at the
+    end the previous handlers come back and the first signal noted is acted on as
+    it would have been: its Python handler runs (Ctrl-C raises KeyboardInterrupt),
+    or, for a signal at its default action, the signal is raised again (and kills
+    the process, as it would have). Python-level handlers rather than a thread's
+    signal mask, because the C handler may run in any thread (a BLAS or FFT pool
+    thread that does not block the signal), while Python runs the handler in the
+    main thread. A no-op outside the main thread.
     """
-    mask = getattr(signal, "pthread_sigmask", None)
-    if mask is None or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = mask(signal.SIG_BLOCK, DEFERRED)
+    noted: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        noted.append(signum)
+
+    previous: dict[int, Any] = {}
     try:
+        for signum in DEFERRED:
+            handler = signal.getsignal(signum)
+            if handler is not None and handler is not signal.SIG_IGN:
+                previous[signum] = signal.signal(signum, note)
         yield
     finally:
-        mask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if noted:
+            signum = noted[0]
+            handler = previous.get(signum)
+            if callable(handler):
+                handler(signum, None)  # KeyboardInterrupt, or the command's Terminated
+            elif handler is signal.SIG_DFL:
+                signal.raise_signal(signum)
