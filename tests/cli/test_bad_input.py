@@ -40,7 +40,13 @@ def test_missing_file(capsys, work):
 
 def test_missing_psf_file(capsys, work):
     err = refused(capsys, work, work / "img.tif", work / "nopsf.tif")
-    assert f"image file not found: {work / 'nopsf.tif'}" in err
+    assert f"PSF file not found: {work / 'nopsf.tif'}" in err and "image file" not in err
+
+
+def test_missing_reference_file_is_named_before_any_work(capsys, work):
+    err = refused(capsys, work, work / "img.tif", work / "psf.tif", "--reference",
+                  work / "nogt.tif")
+    assert f"reference file not found: {work / 'nogt.tif'}" in err
 
 
 def test_not_a_tiff(capsys, work):

@@ -160,13 +160,14 @@ def _args(*argv: str) -> argparse.Namespace:
 
 def test_the_command_never_overwrites_without_overwrite(tmp_path, capsys):
     output = tmp_path / "deconvkit-study"
-    output.mkdir()
-    (output / "earlier.txt").write_text("an earlier study")
+    assert run(_args("--quick", "-o", str(output), "--no-figures", "-q")) == 0  # an earlier one
+    earlier = (output / "study.json").read_bytes()
     with pytest.raises(FileExistsError, match="already exists.*--overwrite"):
         run(_args("--quick", "-o", str(output), "--no-figures", "-q"))
-    assert (output / "earlier.txt").read_text() == "an earlier study"
+    assert (output / "study.json").read_bytes() == earlier
+    capsys.readouterr()
     assert run(_args("--quick", "-o", str(output), "--no-figures", "-q", "--overwrite")) == 0
-    assert not (output / "earlier.txt").exists()
+    assert (output / "study.json").read_bytes() != earlier  # the new study, in place
     assert (output / "results.csv").exists() and (output / "report.html").exists()
     printed = capsys.readouterr().out
     assert "| rank | method |" in printed and f"report: {output.resolve()}" in printed

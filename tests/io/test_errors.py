@@ -136,7 +136,7 @@ def test_unwritable_folder_found_when_creating_the_file(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(tempfile, "NamedTemporaryFile", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
     with pytest.raises(PermissionError, match=f"output folder is not writable: {tmp_path}"):
         write(tmp_path / "out.tif", volume())
 

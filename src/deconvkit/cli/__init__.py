@@ -3,8 +3,11 @@
 ``main(argv)`` parses the arguments, runs the subcommand and returns the exit
 status: 0 on success, 1 on an error (bad input, failed read or write), 2 on
 bad options (argparse's code, an unknown method or parameter), 3 when the
-memory check refuses a run, 130 on Ctrl-C. Every expected error is one line
-on stderr (``deconvkit: error: ...``); ``--debug`` adds the traceback.
+memory check refuses a run, 130 on Ctrl-C, 143 on SIGTERM (129 on SIGHUP):
+the signals are handled alike, the run stops, its temporaries are removed and
+one line says what is on disk. Every expected error is one line on stderr
+(``deconvkit: error: ...``), ending with what is on disk when the command had
+begun writing its outputs; ``--debug`` adds the traceback.
 Warnings from the library are shown as ``deconvkit: warning: ...`` lines.
 See ``docs/cli.md``.
 """
@@ -12,12 +15,14 @@ See ``docs/cli.md``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from . import _output
 from ._common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -41,7 +46,8 @@ examples:
   deconvkit info cells.tif
 
 `deconvkit COMMAND --help` shows each command's options and examples.
-exit codes: 0 done, 1 error, 2 bad options, 3 not enough memory, 130 interrupted.
+exit codes: 0 done, 1 error, 2 bad options, 3 not enough memory, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM; 129 SIGHUP).
 """
 
 
@@ -84,9 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success; 1 error; 2 bad options; 3 not enough memory; 130 interrupted.
+        0 on success; 1 error; 2 bad options; 3 not enough memory; 130 interrupted
+        (SIGINT); 143 terminated (SIGTERM); 129 hung up (SIGHUP).
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
+    _output.forget()
+    with _output.signals_as_interrupts():
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(argv: list[str]) -> int:
     debug = "--debug" in argv
     try:
         parser = build_parser()
@@ -98,8 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exc:  # --help, --version, and argparse's usage errors
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc, False)
     args.debug = getattr(args, "debug", False)
     args.quiet = getattr(args, "quiet", False)
     args.extra, args.argv = extra, argv
@@ -112,19 +124,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.handler(args))
     except SystemExit as exc:  # a subcommand's own parser (compare)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
-    except KeyboardInterrupt:
-        _error("interrupted: nothing was written", debug)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return _interrupted(exc, debug)
     except CLIError as exc:
-        _error(str(exc), debug)
+        _error(_with_disk(str(exc), exc), debug)
         return exc.code
     except (ValueError, OSError, MemoryError) as exc:  # io.ImageReadError is a ValueError
-        _error(_describe(exc), debug)
+        _error(_with_disk(_describe(exc), exc), debug)
         return EXIT_ERROR
     except Exception as exc:  # noqa: BLE001 - a bug: say so in one line, the traceback with --debug
-        _error(f"unexpected {type(exc).__name__}: {exc} (a bug in deconvkit? rerun with --debug "
-               f"and report the traceback)", debug)
+        _error(_with_disk(f"unexpected {type(exc).__name__}: {exc} (a bug in deconvkit? rerun "
+                          f"with --debug and report the traceback)", exc), debug)
         return EXIT_ERROR
+
+
+def _interrupted(exc: KeyboardInterrupt, debug: bool) -> int:
+    """One line for Ctrl-C, SIGTERM or SIGHUP: what stopped the run and what is on disk."""
+    if isinstance(exc, _output.Terminated):
+        what, code = f"terminated by {exc.name}", exc.exit_code
+    else:
+        what, code = "interrupted", EXIT_INTERRUPTED
+    where = getattr(exc, "on_disk", None) or _output.on_disk()
+    with contextlib.suppress(KeyboardInterrupt):
+        _error(f"{what}: {where}", debug)
+    return code
+
+
+def _with_disk(text: str, exc: BaseException) -> str:
+    """The error, then what is on disk if the command had begun writing its outputs."""
+    where = getattr(exc, "on_disk", None) or (_output.on_disk() if _output.started() else None)
+    return f"{text.rstrip('.; ')}; {where}" if where else text
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,7 +8,6 @@ and the result is written only at the end, atomically, with a sidecar JSON.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import math
 import sys
@@ -27,15 +26,15 @@ from ._common import (
     FORMATTER,
     CLIError,
     available_memory,
-    check_output,
+    check_inputs,
     format_bytes,
     parse_spacing,
     peak_memory,
-    place_file,
+    resolve_spacing,
     safe_name,
     versions,
-    write_sidecar_atomically,
 )
+from ._output import OutputFiles
 from ._psf import MODELS, add_model_options, build_model, model_options, model_shape
 
 __all__ = ["WEIGHTS", "add_parser", "default_output", "parse_param", "weight_name"]
@@ -55,12 +54,15 @@ examples:
   deconvkit deconvolve cells.tif psf.tif --method wif --lambda 0.01 --dtype uint16
   deconvkit deconvolve sim.tif psf.tif --reference truth.tif --iter 200   # prints NRMSE
 
-output: METHOD_IMAGE.tif beside the input unless -o is given (never overwritten
-without --overwrite), and METHOD_IMAGE.json beside it: parameters, versions,
-voxel size, timings, stop reason, iterations, peak memory.
+output: METHOD_IMAGE.tif beside the input unless -o is given (.tif or .tiff; a
+name ending in .ome.tif writes OME-TIFF), and METHOD_IMAGE.json beside it:
+parameters, versions, voxel size, timings, stop reason, iterations, peak memory.
+Both appear together at the end, or neither. --overwrite replaces regular files
+only, never an input, a link, a folder or a device.
 --lambda sets the method's weight: lam, nsr (wif) or epsilon (nif); see
 `deconvkit methods` for every method's parameters and defaults.
-exit codes: 0 done, 1 error, 2 bad options, 3 not enough memory, 130 interrupted.
+exit codes: 0 done, 1 error, 2 bad options, 3 not enough memory, 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM): no partial output, one line says what is on disk.
 """
 
 
@@ -93,7 +95,8 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
                         help="a method of `deconvkit methods` (default rl); DeconvolutionLab2's "
                              "short names and aliases work")
     method.add_argument("--max-iter", "--iter", dest="max_iter", type=int,
-                        help="iterations (iterative methods; default 100)")
+                        help=f"iterations (iterative methods; default: the method's own, "
+                             f"{_iteration_defaults()}; `deconvkit methods NAME` shows it)")
     method.add_argument("--stop", choices=stop.choices,
                         help="max_iter: run them all (default); auto: stop at the noise level")
     method.add_argument("--rel-tol", type=float,
@@ -115,12 +118,18 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data and output")
     data.add_argument("--spacing", type=float, nargs=3, metavar=("DZ", "DY", "DX"),
                       help="voxel size in µm (default: from the file; 1 if it has none)")
+    data.add_argument("--z-step", type=float, metavar="DZ",
+                      help="the z step in µm, keeping the file's pixel size (for a file "
+                           "whose z step is missing or invalid)")
     data.add_argument("--reference", type=Path, metavar="GT.tif",
-                      help="ground truth of the image's shape: print NRMSE and PSNR")
+                      help="ground truth of the image's shape: print NRMSE and PSNR (both "
+                           "after the affine fit a·x + b) and record them per iteration")
     data.add_argument("-o", "--output", type=Path,
-                      help="output TIFF (default METHOD_IMAGE.tif beside the input)")
+                      help="output TIFF, .tif or .tiff (.ome.tif: OME-TIFF); default "
+                           "METHOD_IMAGE.tif beside the input")
     data.add_argument("--overwrite", action="store_true",
-                      help="replace an existing output and sidecar")
+                      help="replace an existing output and sidecar: regular files only, "
+                           "never an input")
     data.add_argument("--dtype", choices=("float32", "uint16"), default="float32",
                       help="output pixels: float32 (default) or uint16 scaled to 0..65535 "
                            "(the scale is stored as ImageJ's calibration)")
@@ -132,6 +141,13 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     run.add_argument("--progress", type=int, default=10, metavar="N",
                      help="print a progress line every N iterations (default 10; 0: none)")
     parser.set_defaults(handler=run_command)
+
+
+def _iteration_defaults() -> str:
+    """``rl 50, rltv 50, lw 30, ...``: each iterative method's default ``max_iter``."""
+    found = [f"{name} {spec.defaults()['max_iter']}" for name, spec in
+             catalogue.available().items() if spec.iterative and "max_iter" in spec.defaults()]
+    return ", ".join(found) if found else "see `deconvkit methods`"
 
 
 def _background(text: str) -> float | str:
@@ -359,12 +375,10 @@ def run_command(args: argparse.Namespace) -> int:
     spacing_option = parse_spacing(args.spacing)
 
     output = (args.output or default_output(args.image, spec.name)).expanduser()
-    sidecar = output.with_suffix(".json")
     inputs = [args.image, *files] + ([args.reference] if args.reference else [])
-    if not args.image.exists():
-        io.read(args.image)  # raises the reader's own "not found" message
-    check_output(output, args.overwrite, inputs)
-    check_output(sidecar, args.overwrite, inputs, "sidecar file")
+    check_inputs({"image": args.image, "PSF": files, "reference": args.reference})
+    outputs = OutputFiles(output, overwrite=args.overwrite, inputs=inputs)  # every path, now
+    sidecar = outputs.sidecar
 
     # -- read the inputs
     image, meta = io.read(args.image)
@@ -378,13 +392,9 @@ def run_command(args: argparse.Namespace) -> int:
             where = f" ({_label(index)})" if index else ""
             raise CLIError(f"{args.image}{where} is zero everywhere: there is nothing to "
                            f"deconvolve; check the file and its channels")
-    spacing_source = "option" if spacing_option else "file"
-    spacing = spacing_option or meta.spacing
-    if spacing is None:
-        messages.warn(f"{args.image} gives no voxel size and --spacing is not set: assuming "
-                      f"1 µm (dz = dy = dx = 1); pass --spacing DZ DY DX for the right "
-                      f"regularization and PSF model")
-        spacing, spacing_source = (1.0, 1.0, 1.0), "assumed"
+    spacing, spacing_source, spacing_known = resolve_spacing(
+        meta, spacing_option, args.z_step, messages, args.image)
+    outputs.check_space(OutputFiles.image_bytes(image.shape, args.dtype))
     truth = None
     if args.reference is not None:
         truth, _ = io.read(args.reference)
@@ -466,7 +476,7 @@ def run_command(args: argparse.Namespace) -> int:
         "input": {"path": str(args.image), "shape": image.shape, "axes": meta.axes,
                   "dtype": meta.source_dtype, "flavor": meta.flavor},
         "psf": psf_records,
-        "spacing": spacing if spacing_source != "assumed" else None,
+        "spacing": spacing_known,
         "spacing_used": spacing,
         "spacing_source": spacing_source,
         "unit": "µm",
@@ -479,23 +489,14 @@ def run_command(args: argparse.Namespace) -> int:
         "versions": versions(),
     }
     timings = {"psf": psf_seconds, "deconvolution": sum(r["seconds"] for r in records)}
-    temporary = None
-    try:
-        written = io.write(output, array, meta, spacing=None if spacing_source == "assumed"
-                           else spacing, axes=axes, dtype=args.dtype, overwrite=args.overwrite)
+    with outputs:  # the image and its sidecar appear together, or neither (the earlier kept)
+        outputs.write_image(array, meta, spacing=None if spacing_source == "assumed"
+                            else spacing, axes=axes, dtype=args.dtype)
         timings["write"] = time.perf_counter() - write_start
         timings["total"] = time.perf_counter() - started
         record["timings"] = timings
         record["memory"] = {**memory, "peak_rss_bytes": peak_memory()}
-        try:
-            temporary = write_sidecar_atomically(sidecar, record, args.overwrite)
-            place_file(temporary, sidecar, args.overwrite)
-        except BaseException:
-            written.unlink(missing_ok=True)  # no image without its record
-            raise
-    finally:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
+        outputs.publish(record)
     if not args.quiet:
         _summary(spec, parameters, record, output, sidecar)
     return 0
@@ -513,12 +514,57 @@ def _volume_record(index: dict, result: Any, seconds: float, data: np.ndarray,
         "seconds": seconds, "background": result.parameters.get("background"),
     }
     if reference is not None:
-        entry["nrmse_input"] = _safe(metrics.nrmse, data, reference)
-        entry["nrmse"] = _safe(metrics.nrmse, result.x, reference)
-        entry["psnr"] = _safe(metrics.psnr, result.x, reference)
-        with contextlib.suppress(KeyError, ValueError):
-            entry["best_iteration"], entry["best_nrmse"] = result.best("nrmse")
+        entry["metrics_fit"] = "affine"  # every NRMSE and PSNR here is of a·x + b
+        entry["nrmse_input"], entry["psnr_input"] = _fitted_metrics(data, reference)
+        entry["nrmse"], entry["psnr"] = _fitted_metrics(result.x, reference)
+        history = _history(result, reference)
+        if history:
+            entry["history"] = history
+            finite = [(v, i) for i, v in zip(history["iteration"], history["nrmse"])
+                      if v is not None]
+            if finite:
+                entry["best_nrmse"], entry["best_iteration"] = min(finite)
     return entry
+
+
+def _fitted_metrics(estimate: Any, reference: np.ndarray) -> tuple[float, float]:
+    r"""NRMSE and PSNR of the affinely fitted estimate :math:`a x + b` against :math:`g`.
+
+    .. math:: \mathrm{NRMSE} = \frac{\lVert a x + b - g\rVert}{\lVert g\rVert}, \qquad
+              \mathrm{PSNR} = 10 \log_{10} \frac{R^2}{\mathrm{MSE}(a x + b, g)}
+              = 20 \log_{10} \frac{R \sqrt{N}}{\mathrm{NRMSE}\,\lVert g\rVert}
+
+    with :math:`R = \max g - \min g`: both on one footing, so they never disagree on
+    which estimate is better. NaN where undefined (a constant or zero reference).
+    """
+    error = _safe(metrics.nrmse, estimate, reference)
+    return error, _psnr_from_nrmse(error, reference)
+
+
+def _psnr_from_nrmse(error: float, reference: np.ndarray) -> float:
+    """PSNR of the fitted estimate from its NRMSE (see :func:`_fitted_metrics`)."""
+    g = np.asarray(reference, dtype=np.float64)
+    span, norm = float(g.max() - g.min()), float(np.linalg.norm(g.ravel()))
+    if not (math.isfinite(error) and span > 0 and norm > 0):
+        return math.nan
+    if error == 0:
+        return math.inf
+    return 20.0 * math.log10(span * math.sqrt(g.size) / (error * norm))
+
+
+def _history(result: Any, reference: np.ndarray) -> dict[str, list]:
+    """Per iteration, from the solver's history: iteration, NRMSE and PSNR of the fitted
+    estimate (the history's ``nrmse`` is after the affine fit; its raw ``psnr`` is kept as
+    ``psnr_raw``)."""
+    history = getattr(result, "history", None) or {}
+    if "nrmse" not in history or "iteration" not in history:
+        return {}
+    nrmse = [float(v) for v in history["nrmse"]]
+    record = {"iteration": [int(i) for i in history["iteration"]], "nrmse": nrmse,
+              "psnr": [_psnr_from_nrmse(v, reference) for v in nrmse]}
+    if "psnr" in history:
+        record["psnr_raw"] = [float(v) for v in history["psnr"]]
+    return record
 
 
 def _safe(metric: Any, estimate: Any, reference: Any) -> float:
@@ -556,7 +602,8 @@ def _summary(spec: catalogue.Method, parameters: dict, record: dict, output: Pat
             if "best_nrmse" in volume:
                 best = f", best {volume['best_nrmse']:.4g} at iteration {volume['best_iteration']}"
             text = (f"NRMSE {volume['nrmse_input']:.4g} (input) -> {volume['nrmse']:.4g}{best}; "
-                    f"PSNR {volume['psnr']:.2f} dB")
+                    f"PSNR {volume['psnr_input']:.2f} -> {volume['psnr']:.2f} dB (both of "
+                    f"a·x + b, the affine fit)")
             rows.append(("  reference", text))
     timings, memory = record["timings"], record["memory"]
     total, work = timings["total"], timings["deconvolution"]

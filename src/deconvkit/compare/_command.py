@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from pathlib import Path
 
 from ._builtin import builtin_study, quick_study
-from ._report import check_output, summary_markdown, write_report
+from ._report import check_output, study_inputs, summary_markdown, write_report
 from ._study import METRICS
 from ._toml import load_study
 
@@ -29,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"folder to write (default: ./{DEFAULT_OUTPUT}); never replaced "
                              "without --overwrite")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace the output folder if it exists")
+                        help="replace the output folder if it is one deconvkit compare wrote "
+                             "(its study.json says so and it holds nothing else) or is empty; "
+                             "never the current or home folder, or one holding an input")
     parser.add_argument("-j", "--jobs", type=int, default=1,
                         help="worker processes running cases x methods in parallel (default 1; "
                              "the results are the same)")
@@ -55,17 +59,31 @@ def run(args: argparse.Namespace) -> int:
     if args.quick and args.study is not None:
         raise ValueError("--quick runs the built-in tiny study; give either --quick or a "
                          "study file")
-    output = check_output(args.output, args.overwrite)  # before any work
     if args.study is not None:
         study = load_study(args.study)
+        inputs = [Path(args.study), *study_inputs(study)]
     else:
         study = quick_study() if args.quick else builtin_study()
+        inputs = []
+    output = check_output(args.output, args.overwrite, inputs)  # before any work
     if args.metric is not None:
         study.metric = args.metric
         study.__post_init__()
-    result = study.execute(jobs=args.jobs, progress=None if args.quiet else sys.stderr)
-    notes = write_report(result, output, overwrite=args.overwrite,
-                         figures=not args.no_figures)
-    print(summary_markdown(result, notes))
-    print(f"report: {(output / 'report.html').resolve()}")
+    earlier = output.exists()
+    try:
+        result = study.execute(jobs=args.jobs, progress=None if args.quiet else sys.stderr)
+        notes = write_report(result, output, overwrite=args.overwrite,
+                             figures=not args.no_figures)
+    except BaseException as exc:  # say what is on disk: nothing new, the earlier folder kept
+        if not hasattr(exc, "on_disk"):
+            kept = f"; the earlier {output} is unchanged" if earlier else ""
+            with contextlib.suppress(AttributeError, TypeError):
+                exc.on_disk = f"nothing was written{kept}"  # type: ignore[attr-defined]
+        raise
+    try:
+        print(summary_markdown(result, notes))
+        print(f"report: {(output / 'report.html').resolve()}")
+    except KeyboardInterrupt as exc:  # after the folder is in place: say so
+        exc.on_disk = f"the study was written to {output}"  # type: ignore[attr-defined]
+        raise
     return 0

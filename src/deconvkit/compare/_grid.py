@@ -12,10 +12,25 @@ import numpy as np
 
 from .. import methods
 
-__all__ = ["MethodGrid", "format_parameters", "log_range"]
+__all__ = ["MAX_RUNS", "MethodGrid", "check_study_size", "format_parameters", "log_range"]
 
 #: Parameters a study sets from each case, never from a method's grid.
 FROM_THE_CASE = ("spacing", "background")
+#: The most runs a study may have (cases x grid points, all methods), and so the most
+#: points one grid or one range may have: counted before anything is expanded.
+MAX_RUNS = 10_000
+
+
+def check_study_size(cases: int, grids: Sequence[Any], where: str = "the study") -> int:
+    """The number of runs (``cases`` x the grid points of every method); refuse more than
+    :data:`MAX_RUNS`, with the count, before anything runs."""
+    points = sum(len(grid) for grid in grids)
+    runs = cases * points
+    if runs > MAX_RUNS:
+        raise ValueError(f"{where} has {runs:,} runs ({cases} case(s) x {points:,} grid points), "
+                         f"more than the limit of {MAX_RUNS:,}: use fewer values per grid axis "
+                         f"(a coarse grid first, then a finer one around the best)")
+    return runs
 
 
 def log_range(start: float, stop: float, num: int) -> list[float]:
@@ -29,6 +44,9 @@ def log_range(start: float, stop: float, num: int) -> list[float]:
         raise ValueError(f"a log range needs positive ends, got {start!r} and {stop!r}")
     if isinstance(num, bool) or not isinstance(num, int) or num < 1:
         raise ValueError(f"a range needs a positive whole number of values, got {num!r}")
+    if num > MAX_RUNS:
+        raise ValueError(f"a range of {num:,} values is more than a study may run (at most "
+                         f"{MAX_RUNS:,} runs); use fewer values")
     return [float(f"{v:.3g}") for v in np.geomspace(start, stop, num)]
 
 
@@ -83,6 +101,7 @@ class MethodGrid:
             raise ValueError(f"{spec.name}: label must be a non-empty string, got {label!r}")
         object.__setattr__(self, "label", label)
         grid: dict[str, tuple[Any, ...]] = {}
+        count = 1
         for name, values in dict(self.grid).items():
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
                 raise ValueError(  # noqa: TRY004 - user input, one-line message
@@ -90,6 +109,13 @@ class MethodGrid:
                                  f"got {values!r}")
             if len(values) == 0:
                 raise ValueError(f"{label}: the grid of {name} is empty")
+            count *= len(values)  # counted before any axis is copied or combined
+            if count > MAX_RUNS:
+                sizes = " x ".join(f"{len(v):,}" for v in dict(self.grid).values())
+                raise ValueError(f"{label}: the grid has {sizes} points, more than the "
+                                 f"limit of {MAX_RUNS:,} runs a study may have; use fewer "
+                                 f"values per axis")
+        for name, values in dict(self.grid).items():
             grid[name] = tuple(values)
         params = dict(self.params)
         if "max_iter" in grid:

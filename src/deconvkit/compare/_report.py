@@ -3,11 +3,21 @@
 The folder is built in a hidden temporary folder beside the target and
 renamed into place when complete, so an interrupted study leaves either
 nothing or an earlier complete folder (moved aside and removed only after
-the new one is in place, with ``overwrite``).
+the new one is in place, with ``overwrite``; the swap is two renames that
+SIGINT, SIGTERM and SIGHUP cannot split, and a failed second rename puts the
+earlier folder back).
+
+``overwrite`` replaces only a folder that deconvkit wrote, as it wrote it:
+its ``study.json`` carries ``"written_by": "deconvkit compare"`` and the list
+of the files in the folder, and the folder holds nothing else (an empty
+folder may be replaced too). Never, whatever it holds: a symbolic link, the
+current folder, the home folder, or a folder that holds an input of the study
+(at any depth), or any of their ancestors.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import json
@@ -16,16 +26,20 @@ import os
 import platform
 import shutil
 import tempfile
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._cases import case_summary
+from ..io._atomic import deferred_signals, fsync_folder
+from ._cases import FileCase, case_summary
 from ._figures import MISSING_MATPLOTLIB, draw_case_figures, figures_available
 from ._study import METRICS, Baseline, StudyResult
 
-__all__ = ["RESULT_COLUMNS", "check_output", "summary_markdown", "write_report"]
+__all__ = ["RESULT_COLUMNS", "SIGNATURE", "check_output", "study_inputs", "summary_markdown",
+           "write_report"]
 
 #: Columns of results.csv, one row per case x method x grid point.
 RESULT_COLUMNS = (
@@ -35,21 +49,112 @@ RESULT_COLUMNS = (
 )
 
 FILES = ("results.csv", "history.csv", "summary.md", "study.json", "report.html")
+#: ``written_by`` in study.json: marks a folder deconvkit wrote (and may replace).
+SIGNATURE = "deconvkit compare"
+_MARKER = "study.json"
+_MARKER_LIMIT = 10_000_000  # bytes: a study.json larger than this is not one of ours
 
 
-def check_output(output: str | os.PathLike[str], overwrite: bool) -> Path:
-    """The output folder, refusing an existing one unless ``overwrite``."""
-    path = Path(output)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{path} already exists (an earlier study?); choose another folder with -o or "
-            "pass --overwrite to replace it")
-    if path.exists() and not path.is_dir():
-        raise FileExistsError(f"{path} exists and is not a folder; choose another with -o")
-    if not path.resolve().parent.is_dir():
-        raise FileNotFoundError(f"cannot write {path}: the folder {path.resolve().parent} "
-                                "does not exist")
+def study_inputs(study: Any) -> list[Path]:
+    """The files a study reads: each file case's image, PSF and ground truth."""
+    found: list[Path] = []
+    for case in getattr(study, "cases", ()):
+        if isinstance(case, FileCase):
+            found += [Path(getattr(case, key)) for key in ("image", "psf", "ground_truth")]
+    return found
+
+
+def check_output(output: str | os.PathLike[str], overwrite: bool,
+                 inputs: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """The output folder, checked before any work.
+
+    Refused: an existing path without ``overwrite``; with it, anything but a
+    folder deconvkit wrote (see the module notes) or an empty folder, and
+    always a symbolic link, the current folder, the home folder, and a folder
+    that holds one of ``inputs`` (or is an ancestor of one of them); a path
+    whose parent folder is missing or not a folder.
+    """
+    path = Path(output).expanduser()
+    if os.path.lexists(path):
+        if not overwrite:
+            raise FileExistsError(
+                f"{path} already exists (an earlier study?); choose another folder with -o or "
+                "pass --overwrite to replace it")
+        _check_replaceable(path, inputs)
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise FileNotFoundError(f"cannot write {path}: the folder {parent} {what}")
     return path
+
+
+def _protected(inputs: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, str]]:
+    """Paths an output folder must never be, hold, or be an ancestor of, with their names."""
+    found = []
+    with contextlib.suppress(OSError):  # a current folder deleted meanwhile
+        found.append((Path.cwd().resolve(), "the current folder"))
+    with contextlib.suppress(KeyError, RuntimeError, OSError):  # no home (some containers)
+        found.append((Path.home().resolve(), "the home folder"))
+    for item in inputs:
+        with_name = Path(item).expanduser()
+        found.append((with_name.resolve(), f"the input {with_name}"))
+    return found
+
+
+def _check_replaceable(path: Path, inputs: Iterable[str | os.PathLike[str]]) -> None:
+    """Refuse to replace ``path`` unless it is a folder deconvkit wrote, or empty, and safe."""
+    if path.is_symlink():
+        raise FileExistsError(f"{path} is a symbolic link: --overwrite replaces only a study "
+                              "folder deconvkit wrote, never a link; choose another folder "
+                              "with -o")
+    if not path.is_dir():
+        raise FileExistsError(f"{path} exists and is not a folder; choose another with -o")
+    target = path.resolve()
+    for protected, name in _protected(inputs):
+        if protected == target or target in protected.parents:
+            where = "is" if protected == target else "holds"
+            raise FileExistsError(f"refusing to replace {path}: it {where} {name}; --overwrite "
+                                  "replaces only a study folder deconvkit wrote; choose "
+                                  "another folder with -o")
+    if not any(path.iterdir()):
+        return  # an empty folder: nothing to lose
+    extra = _not_written_by_us(path)
+    if extra:
+        raise FileExistsError(f"refusing to replace {path}: {extra}; --overwrite replaces only "
+                              "a study folder as deconvkit wrote it; move your files out of "
+                              "it or choose another folder with -o")
+
+
+def _not_written_by_us(folder: Path) -> str | None:
+    """Why ``folder`` is not a study folder as deconvkit wrote it (None if it is one)."""
+    marker = folder / _MARKER
+    try:
+        if not marker.is_file() or marker.is_symlink() or \
+                marker.stat().st_size > _MARKER_LIMIT:
+            return f"it has no {_MARKER} written by deconvkit, so it is not a study folder"
+        document = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"its {_MARKER} is not one deconvkit wrote"
+    if not isinstance(document, dict):
+        return f"its {_MARKER} is not one deconvkit wrote"
+    if document.get("written_by") == SIGNATURE and isinstance(document.get("files"), list):
+        listed = {str(name) for name in document["files"]}
+    elif (isinstance(document.get("versions"), dict) and "deconvkit" in document["versions"]
+          and {"cases", "methods", "runs"} <= set(document)):  # written before the signature
+        listed = set(FILES) | {f"figures/{p.name}" for p in (folder / "figures").glob("*.png")}
+    else:
+        return f"its {_MARKER} was not written by deconvkit compare"
+    strangers = []
+    for root, folders, files in os.walk(folder):
+        base = Path(root)
+        for name in files + [f for f in folders if (base / f).is_symlink()]:
+            relative = (base / name).relative_to(folder).as_posix()
+            if relative not in listed or (base / name).is_symlink():
+                strangers.append(relative)
+    if strangers:
+        shown = ", ".join(sorted(strangers)[:3]) + (", ..." if len(strangers) > 3 else "")
+        return f"it holds files deconvkit did not write there ({shown})"
+    return None
 
 
 def write_report(result: StudyResult, output: str | os.PathLike[str], *,
@@ -67,8 +172,9 @@ def write_report(result: StudyResult, output: str | os.PathLike[str], *,
     figures : bool
         Draw the figures (needs matplotlib; skipped with a note otherwise).
     """
-    target = check_output(output, overwrite)
-    parent = target.resolve().parent
+    inputs = study_inputs(result.study)
+    target = check_output(output, overwrite, inputs)
+    parent = target.absolute().parent
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=parent))
     try:
         notes: list[str] = []
@@ -85,29 +191,74 @@ def write_report(result: StudyResult, output: str | os.PathLike[str], *,
         _write_results_csv(result, building / "results.csv")
         _write_history_csv(result, building / "history.csv")
         (building / "summary.md").write_text(summary_markdown(result, notes), encoding="utf-8")
-        (building / "study.json").write_text(json.dumps(_definition(result), indent=2) + "\n",
-                                             encoding="utf-8")
         (building / "report.html").write_text(_html(result, drawn, notes), encoding="utf-8")
+        files = sorted(p.relative_to(building).as_posix() for p in building.rglob("*")
+                       if p.is_file()) + [_MARKER]
+        (building / _MARKER).write_text(json.dumps(_definition(result, sorted(files)), indent=2)
+                                        + "\n", encoding="utf-8")
         building.chmod(0o755)
-        _publish(building, target, overwrite)
+        _publish(building, target, overwrite, inputs)
+    except _KeptResults:
+        raise
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
     return notes
 
 
-def _publish(building: Path, target: Path, overwrite: bool) -> None:
-    """Rename the finished folder into place, moving an earlier one aside first."""
-    if target.exists():
-        if not overwrite:
-            raise FileExistsError(f"{target} appeared while the study ran; the results are "
-                                  f"left in {building}")
+class _KeptResults(FileExistsError):
+    """The target changed while the study ran: the new results were kept under another name."""
+
+
+def _publish(building: Path, target: Path, overwrite: bool,
+             inputs: Iterable[str | os.PathLike[str]] = ()) -> None:
+    """Rename the finished folder into place, moving an earlier one aside first.
+
+    The target is checked again (it may have changed during a long study); if it
+    can no longer be replaced, the new results are renamed to a visible folder
+    beside it and the error names that folder. The renames run with SIGINT,
+    SIGTERM and SIGHUP held back, and a failed second rename puts the earlier
+    folder back, so the target is always the earlier folder or the new one.
+    """
+    with deferred_signals():
+        try:
+            if os.path.lexists(target):
+                if not overwrite:
+                    raise FileExistsError(f"{target} appeared while the study ran")
+                _check_replaceable(target, inputs)
+        except FileExistsError as problem:
+            kept = _keep_results(building, target)
+            error = _KeptResults(f"{problem}; the new results are in {kept}")
+            error.on_disk = f"{target} is unchanged"  # type: ignore[attr-defined]
+            raise error from None
+        if not os.path.lexists(target):
+            os.replace(building, target)
+            fsync_folder(target.parent)
+            return
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=building.parent))
         os.replace(target, old / target.name)
-        os.replace(building, target)
+        try:
+            os.replace(building, target)
+        except BaseException:
+            os.replace(old / target.name, target)
+            os.rmdir(old)
+            raise
+        fsync_folder(target.parent)
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(building, target)
+
+
+def _keep_results(building: Path, target: Path) -> Path:
+    """Rename the hidden, finished folder to a visible one beside ``target``."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for number in range(100):
+        kept = target.with_name(f"{target.name}-{stamp}" + (f"-{number}" if number else ""))
+        if not os.path.lexists(kept):
+            try:
+                os.rename(building, kept)
+            except OSError:
+                continue
+            return kept
+    return building
 
 
 def _number(value: float, digits: int = 4) -> str:
@@ -196,7 +347,7 @@ def summary_markdown(result: StudyResult, notes: list[str] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _definition(result: StudyResult) -> dict[str, Any]:
+def _definition(result: StudyResult, files: list[str] = ()) -> dict[str, Any]:
     from importlib.metadata import PackageNotFoundError, version
 
     def installed(name: str) -> str:
@@ -206,6 +357,8 @@ def _definition(result: StudyResult) -> dict[str, Any]:
             return "unknown"
 
     return {
+        "written_by": SIGNATURE,
+        "files": list(files),
         "name": result.study.name,
         "metric": result.study.metric,
         "record_every": result.study.record_every,

@@ -33,8 +33,11 @@ runs and includes the interpreter, the libraries and every earlier run.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
+import threading
 import time
 import tracemalloc
 from collections import OrderedDict
@@ -266,6 +269,47 @@ def score_observation(case: Case) -> Baseline:
 
 # -- worker processes -------------------------------------------------------------
 _WORKER_CASES: OrderedDict[str, Case] = OrderedDict()
+#: Seconds between a worker's checks that the study's process is still alive.
+WATCH_PARENT_EVERY = 0.5
+#: Seconds :func:`stop_pool` waits for a worker after SIGTERM before SIGKILL.
+STOP_GRACE = 2.0
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker: ignore Ctrl-C (the study's process decides and ends the workers) and
+    exit as soon as the study's process is gone (killed with SIGKILL, say), so no worker
+    goes on computing for nobody."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCH_PARENT_EVERY)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="deconvkit-watch-parent", daemon=True).start()
+
+
+def stop_pool(pool: ProcessPoolExecutor, grace: float = STOP_GRACE) -> None:
+    """End a pool's workers now: cancel the queued runs, SIGTERM each worker, SIGKILL any
+    still alive after ``grace`` seconds, and reap them all.
+
+    ``ProcessPoolExecutor.shutdown`` alone waits for every running (and, without
+    ``cancel_futures``, every queued) run to finish, which is what an interrupted
+    study must not do.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(max(deadline - time.monotonic(), 0.0))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
 
 
 def _run_in_worker(token: str, case: CaseLike, grid: MethodGrid, point: dict[str, Any],
@@ -432,7 +476,9 @@ class Study:
         else:
             tokens = [f"{os.getpid()}-{id(self)}-{i}" for i in range(len(cases))]
             context = get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                                       initializer=_worker_start, initargs=(os.getpid(),))
+            try:
                 futures = {
                     pool.submit(_run_in_worker, tokens[c], _portable(self.cases[c], cases[c]),
                                 grid, point, self.metric, self.record_every): index
@@ -441,6 +487,10 @@ class Study:
                     record = future.result()
                     records[futures[future]] = record
                     say.line(record, baselines[record.case])
+            except BaseException:  # Ctrl-C, SIGTERM, a failed run: end the workers now
+                stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
             for index, record in enumerate(records):  # in the study's order, as serially
                 records[index] = keep.offer(record)
         return StudyResult(self, cases, [r for r in records if r is not None], baselines,
@@ -454,9 +504,9 @@ class Study:
         before anything runs, and the folder is built beside it then renamed
         into place, so a failed study leaves no half-written folder.
         """
-        from ._report import check_output, write_report
+        from ._report import check_output, study_inputs, write_report
 
-        check_output(output, overwrite)
+        check_output(output, overwrite, study_inputs(self))
         result = self.execute(jobs=jobs, progress=progress)
         write_report(result, output, overwrite=overwrite, figures=figures)
         return result

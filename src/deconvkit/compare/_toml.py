@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ._cases import FileCase, SimulatedCase
-from ._grid import MethodGrid, log_range
+from ._grid import MAX_RUNS, MethodGrid, check_study_size, log_range
 from ._study import METRICS, Study
 
 try:  # Python 3.11+
@@ -85,13 +85,19 @@ def _values(value: Any, where: str) -> Any:
     if missing:
         raise ValueError(f"{where}: a range needs start, stop and num (missing "
                          f"{', '.join(missing)})")
+    num = value["num"]
+    if isinstance(num, float) and num.is_integer():
+        num = int(num)  # num = 1e3 is a TOML float
+        value = {**value, "num": num}
+    if isinstance(num, bool) or not isinstance(num, int) or num < 1:
+        raise ValueError(f"{where}: num must be a positive whole number, got {num!r}")
+    if num > MAX_RUNS:  # counted before anything is expanded
+        raise ValueError(f"{where}: num = {num:,} values is more than a study may run (at "
+                         f"most {MAX_RUNS:,} runs); use fewer values")
     scale = value.get("scale", "log")
     if scale == "log":
         return log_range(value["start"], value["stop"], value["num"])
     if scale == "linear":
-        num = value["num"]
-        if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-            raise ValueError(f"{where}: num must be a positive whole number, got {num!r}")
         step = (value["stop"] - value["start"]) / max(num - 1, 1)
         return [float(f"{value['start'] + i * step:.6g}") for i in range(num)]
     raise ValueError(f"{where}: scale must be 'log' or 'linear', got {scale!r}")
@@ -160,6 +166,7 @@ def study_from_dict(document: dict[str, Any], folder: str | os.PathLike[str] = "
                 grids.append(MethodGrid(method, grid, params, label))
             except ValueError as error:
                 raise ValueError(f"{where}: {error}") from None
+        check_study_size(len(loaded_cases), grids)
         return Study(loaded_cases, grids, metric=header.get("metric", "nrmse"),
                      name=header.get("name", "deconvkit study"),
                      record_every=header.get("record_every", 1))

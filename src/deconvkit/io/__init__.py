@@ -2,8 +2,10 @@
 
 :func:`read` returns a float32 array in ``TCZYX`` order (always ending in ZYX) and an
 :class:`ImageMeta` with the voxel size in µm; :func:`iter_volumes` walks its ZYX
-volumes channel by channel; :func:`write` saves an ImageJ hyperstack atomically, as
-float32 or scaled uint16, so Fiji and napari show the right scale.
+volumes channel by channel; :func:`write` saves an ImageJ hyperstack (or an OME-TIFF,
+for a name ending in ``.ome.tif``) atomically, as float32 or scaled uint16, so Fiji and
+napari show the right scale; :func:`write_temporary` writes the same file to a hidden
+temporary beside the target, for callers that publish several files together.
 
 >>> image, meta = read("stack.tif")  # doctest: +SKIP
 >>> meta.spacing, meta.axes  # doctest: +SKIP
@@ -15,6 +17,7 @@ This module is a leaf: it imports only numpy, tifffile and the standard library.
 
 from ._meta import AXES, ImageMeta, ImageReadError, iter_volumes
 from ._read import read
-from ._write import to_uint16, write
+from ._write import OME_SUFFIXES, is_ome_name, to_uint16, write, write_temporary
 
-__all__ = ["read", "write", "iter_volumes", "to_uint16", "ImageMeta", "ImageReadError", "AXES"]
+__all__ = ["read", "write", "write_temporary", "is_ome_name", "iter_volumes", "to_uint16",
+           "ImageMeta", "ImageReadError", "AXES", "OME_SUFFIXES"]

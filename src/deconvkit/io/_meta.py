@@ -68,6 +68,15 @@ class ImageMeta:
         ``value = offset + step * stored``. :func:`write` records one for ``dtype="uint16"``.
     flavor : str
         ``"imagej"``, ``"ome"`` or ``"tiff"`` (no ImageJ or OME metadata).
+    file_spacing : tuple of 3 (float or None), optional
+        ``(dz, dy, dx)`` in µm as far as the file gives them, each None where the
+        file's value is missing or invalid: a file with a valid pixel size but a
+        bad z step keeps its pixel size here while ``spacing`` is None. Defaults
+        to ``spacing``.
+    spacing_note : str or None
+        What is missing or invalid in the file's voxel size, e.g. ``"the z step:
+        spacing = -1 in the ImageJ description is not a positive length"``; None
+        when the file gives all of it (or says it is not calibrated).
     """
 
     spacing: tuple[float, float, float] | None = None
@@ -78,11 +87,20 @@ class ImageMeta:
     source_unit: str | None = None
     calibration: tuple[float, float] | None = None
     flavor: str = "tiff"
+    file_spacing: tuple[float | None, float | None, float | None] | None = None
+    spacing_note: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "axes", check_axes(self.axes))
         if self.spacing is not None:
             object.__setattr__(self, "spacing", check_spacing(self.spacing))
+        if self.file_spacing is None:
+            object.__setattr__(self, "file_spacing", self.spacing)
+        elif len(self.file_spacing) != 3:
+            raise ValueError(f"file_spacing must be (dz, dy, dx), got {self.file_spacing!r}")
+        else:
+            object.__setattr__(self, "file_spacing", tuple(
+                None if v is None else float(v) for v in self.file_spacing))
         if self.path is not None:
             object.__setattr__(self, "path", Path(self.path))
 

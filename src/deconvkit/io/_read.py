@@ -70,8 +70,11 @@ def read(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageMeta]:
     * plain TIFF: the resolution tags when the ResolutionUnit is centimetre.
 
     A missing ``dy`` is taken equal to ``dx``. A missing ``dz`` is 1 µm for a single
-    plane (it plays no role there); for a stack the spacing is None, with a warning.
-    Every length is converted to µm.
+    plane (it plays no role there); for a stack the spacing is None, with a warning
+    that names the missing or invalid value, and the valid values are kept in
+    ``meta.file_spacing`` (so only the z step has to be supplied). Every length is
+    converted to µm. An OME-TIFF written by :func:`write` with ``dtype="uint16"``
+    carries its scaling in a ``deconvkit/calibration`` MapAnnotation, applied here.
     """
     path = _existing_file(path)
     with _damage_log() as damage, _as_read_error(path):
@@ -87,7 +90,8 @@ def read(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageMeta]:
             _raise_if_damaged(path, damage)
             source_dtype = np.dtype(series.dtype).name
             ij = (tif.imagej_metadata or {}) if tif.is_imagej else {}
-            lengths, unit = _spacing_of(tif, flavor, ij)
+            lengths, problems, unit = _spacing_of(tif, flavor, ij)
+            ome_calibration = _ome_calibration(tif.ome_metadata) if flavor == "ome" else None
             axes = series.axes
     if np.dtype(data.dtype).kind not in "biuf":
         raise ImageReadError(
@@ -96,12 +100,13 @@ def read(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageMeta]:
         )
     data, axes = _to_tczyx(data, axes, path)
     array = np.ascontiguousarray(data, dtype=np.float32)
-    calibration = _calibration(ij)
+    calibration = _calibration(ij) if flavor != "ome" else ome_calibration
     if calibration is not None:
         offset, step = calibration
         array *= np.float32(step)
         array += np.float32(offset)
-    spacing = _complete_spacing(lengths, array.shape[axes.index("Z")], path)
+    spacing, known, note = _complete_spacing(lengths, problems, array.shape[axes.index("Z")],
+                                             path)
     meta = ImageMeta(
         spacing=spacing,
         axes=axes,
@@ -111,6 +116,8 @@ def read(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageMeta]:
         source_unit=unit,
         calibration=calibration,
         flavor=flavor,
+        file_spacing=known,
+        spacing_note=note,
     )
     return array, meta
 
@@ -206,22 +213,48 @@ def _to_tczyx(data: np.ndarray, axes: str, path: Path) -> tuple[np.ndarray, str]
     return data, "".join(names)
 
 
-def _spacing_of(tif: Any, flavor: str, ij: dict[str, Any]) -> tuple[list[float | None], str | None]:
-    """Voxel size (dz, dy, dx) in µm as far as the file gives it, and the file's unit."""
+Lengths = list  # (dz, dy, dx): float in µm or None
+Problems = list  # (dz, dy, dx): why a value is missing or invalid, or None
+
+
+def _spacing_of(tif: Any, flavor: str,
+                ij: dict[str, Any]) -> tuple[Lengths, Problems, str | None]:
+    """Voxel size (dz, dy, dx) in µm as far as the file gives it, why each missing value
+    is missing, and the file's unit."""
     if flavor == "ome":
         return _ome_spacing(tif.ome_metadata)
     page = tif.pages.first
-    dy, dx = (_inverse(page.tags.valueof(tag)) for tag in ("YResolution", "XResolution"))
+    tags = {axis: page.tags.valueof(f"{axis}Resolution") for axis in "YX"}
+    dy, dx = (_inverse(tags[axis]) for axis in "YX")
     if flavor == "imagej":
         unit = ij.get("unit")
         if is_uncalibrated(unit):
-            return [None, None, None], unit
+            reason = f"not calibrated (unit {unit!r})" if unit else "not calibrated (no unit)"
+            return [None, None, None], [reason] * 3, unit
         dz = ij.get("spacing", 1.0)  # ImageJ writes spacing only when it is not 1
         units = (ij.get("zunit", unit), ij.get("yunit", unit), unit)
-        return [_to_um(v, u) for v, u in zip((dz, dy, dx), units)], unit
+        lengths = [_to_um(v, u) for v, u in zip((dz, dy, dx), units)]
+        raw = {0: ("spacing", dz), 1: ("YResolution", tags["Y"]), 2: ("XResolution", tags["X"])}
+        problems = []
+        for i, length in enumerate(lengths):
+            name, value = raw[i]
+            if length is not None:
+                problems.append(None)
+            elif length_in_um(units[i]) is None:
+                problems.append(f"the unit {units[i]!r} is not a length unit")
+            elif i == 0:
+                problems.append(f"spacing = {value!r} in the ImageJ description is not a "
+                                f"positive length")
+            else:
+                problems.append(f"the {name} tag {value!r} is not a positive resolution")
+        return lengths, problems, unit
     if page.tags.valueof("ResolutionUnit") == _TIFF_CENTIMETER:
-        return [None, _to_um(dy, "cm"), _to_um(dx, "cm")], "cm"
-    return [None, None, None], None
+        lengths = [None, _to_um(dy, "cm"), _to_um(dx, "cm")]
+        problems = ["a plain TIFF has no z step"] + [
+            None if v is not None else f"the {a}Resolution tag {tags[a]!r} is not a positive "
+            f"resolution" for v, a in zip(lengths[1:], "YX")]
+        return lengths, problems, "cm"
+    return [None, None, None], ["not calibrated (a plain TIFF without a length unit)"] * 3, None
 
 
 def _inverse(rational: Any) -> float | None:
@@ -244,38 +277,89 @@ def _to_um(value: Any, unit: Any) -> float | None:
     return value * factor
 
 
-def _ome_spacing(xml: str | None) -> tuple[list[float | None], str | None]:
+def _ome_pixels(xml: str | None) -> tuple[Any, Any]:
+    """The OME document's root and its first Pixels element (None, None if unreadable)."""
     try:
         root = ElementTree.fromstring(xml or "")
     except ElementTree.ParseError:
-        return [None, None, None], None
+        return None, None
     pixels = next((e for e in root.iter() if e.tag.rsplit("}", 1)[-1] == "Pixels"), None)
+    return root, pixels
+
+
+def _ome_spacing(xml: str | None) -> tuple[Lengths, Problems, str | None]:
+    _, pixels = _ome_pixels(xml)
     if pixels is None:
-        return [None, None, None], None
+        return [None, None, None], ["no OME Pixels element"] * 3, None
+    lengths, problems = [], []
     units = [pixels.get(f"PhysicalSize{a}Unit", "µm") for a in "ZYX"]
-    lengths = [_to_um(pixels.get(f"PhysicalSize{a}"), u) for a, u in zip("ZYX", units)]
-    return lengths, units[-1]
+    for axis, unit in zip("ZYX", units):
+        raw = pixels.get(f"PhysicalSize{axis}")
+        length = _to_um(raw, unit)
+        lengths.append(length)
+        if length is not None:
+            problems.append(None)
+        elif raw is None:
+            problems.append(f"no PhysicalSize{axis} in the OME metadata")
+        elif length_in_um(unit) is None:
+            problems.append(f"PhysicalSize{axis}Unit = {unit!r} is not a length unit")
+        else:
+            problems.append(f"PhysicalSize{axis} = {raw!r} is not a positive length")
+    return lengths, problems, units[-1]
+
+
+def _ome_calibration(xml: str | None) -> tuple[float, float] | None:
+    """The (offset, step) of a ``deconvkit/calibration`` MapAnnotation, if the file has one."""
+    from ._write import CALIBRATION_NAMESPACE
+
+    root, _ = _ome_pixels(xml)
+    if root is None:
+        return None
+    for element in root.iter():
+        if (element.tag.rsplit("}", 1)[-1] == "MapAnnotation"
+                and element.get("Namespace") == CALIBRATION_NAMESPACE):
+            values = {m.get("K"): m.text for m in element.iter()
+                      if m.tag.rsplit("}", 1)[-1] == "M"}
+            try:
+                offset, step = float(values["offset"]), float(values["step"])
+            except (KeyError, TypeError, ValueError):
+                return None
+            if np.isfinite(offset) and np.isfinite(step) and step != 0:
+                return offset, step
+    return None
+
+
+_NAMES = ("the z step", "the pixel height (dy)", "the pixel width (dx)")
 
 
 def _complete_spacing(
-    lengths: list[float | None], depth: int, path: Path
-) -> tuple[float, float, float] | None:
+    lengths: Lengths, problems: Problems, depth: int, path: Path
+) -> tuple[tuple[float, float, float] | None, tuple | None, str | None]:
+    """(spacing or None, the valid values one by one, what is missing or invalid)."""
     dz, dy, dx = lengths
-    if dx is None and dy is None:
-        return None
     dx = dx if dx is not None else dy
     dy = dy if dy is not None else dx
-    if dz is None and depth == 1:
-        dz = 1.0
+    if dz is None and depth == 1 and dx is not None:
+        dz = 1.0  # a single plane: the z step plays no role
+    known = (dz, dy, dx)
+    if dx is None:  # no pixel size
+        calibrated = not all(p and p.startswith("not calibrated") for p in problems)
+        note = None
+        if calibrated:
+            note = "; ".join(f"{_NAMES[i]}: {p}" for i, p in enumerate(problems) if p
+                             and lengths[i] is None and i > 0)
+        return None, (known if any(v is not None for v in known) else None), note or None
     if dz is None:
+        note = f"the z step: {problems[0]}"
         warnings.warn(
-            f"{path} gives the pixel size ({dy:g} x {dx:g} µm) but not the z step; spacing "
-            f"is None: pass the voxel size (dz, dy, dx) in µm yourself",
+            f"{path} gives the pixel size ({dy:g} x {dx:g} µm) but not the z step "
+            f"({problems[0]}); spacing is None and the pixel size is kept in "
+            f"meta.file_spacing: give the z step yourself (--z-step DZ on the command line)",
             UserWarning,
             stacklevel=3,
         )
-        return None
-    return (float(dz), float(dy), float(dx))
+        return None, known, note
+    return (float(dz), float(dy), float(dx)), known, None
 
 
 def _calibration(ij: dict[str, Any]) -> tuple[float, float] | None:

@@ -1,19 +1,31 @@
-"""Writing ImageJ hyperstacks atomically, with voxel size, axes and an optional uint16 scaling."""
+"""Writing ImageJ hyperstacks or OME-TIFF atomically, with voxel size, axes and an optional
+uint16 scaling."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tifffile
 
+from ._atomic import (
+    check_replaceable,
+    create_temporary,
+    file_kind,
+    fsync_file,
+    move_into_place,
+)
 from ._meta import ImageMeta, check_axes, check_spacing
 
-__all__ = ["write", "to_uint16"]
+__all__ = ["OME_SUFFIXES", "is_ome_name", "to_uint16", "write", "write_temporary"]
+
+#: File names written as OME-TIFF (case-insensitive); every other name is an ImageJ TIFF.
+OME_SUFFIXES = (".ome.tif", ".ome.tiff")
+#: The OME MapAnnotation namespace holding the uint16 calibration (offset, step).
+CALIBRATION_NAMESPACE = "deconvkit/calibration"
 
 _DEFAULT_AXES = {2: "YX", 3: "ZYX", 4: "CZYX", 5: "TCZYX"}
 _UINT16_MAX = 65535
@@ -29,12 +41,14 @@ def write(
     dtype: str = "float32",
     overwrite: bool = False,
 ) -> Path:
-    """Write an array as an ImageJ TIFF that Fiji and napari open at the right scale.
+    """Write an array as a TIFF that Fiji and napari open at the right scale.
 
     Parameters
     ----------
     path : str or path-like
         The output file; its folder must exist. Never the file ``meta`` was read from.
+        A name ending in ``.ome.tif`` or ``.ome.tiff`` is written as OME-TIFF, any
+        other as an ImageJ hyperstack.
     array : array-like
         Real values, without NaN or Inf, in ``axes`` order (a subsequence of TCZYX).
     meta : ImageMeta, optional
@@ -47,11 +61,13 @@ def write(
         by the number of dimensions.
     dtype : {"float32", "uint16"}
         float32 keeps the values. uint16 maps them linearly onto [0, 65535]: see
-        :func:`to_uint16`. The offset and step are stored as ImageJ's calibration
-        (``cf=0``, ``c0=offset``, ``c1=step`` in the description), so Fiji shows and
-        :func:`read` returns the original values, to within ``step / 2``.
+        :func:`to_uint16`. The offset and step are stored (ImageJ: as its calibration,
+        ``cf=0``, ``c0=offset``, ``c1=step`` in the description; OME: as a
+        MapAnnotation in the ``deconvkit/calibration`` namespace), so Fiji (ImageJ
+        files) and :func:`read` (both) return the original values, to within ``step / 2``.
     overwrite : bool
-        Replace an existing file (the ``--overwrite`` of the command line).
+        Replace an existing regular file (the ``--overwrite`` of the command line).
+        A folder, a symbolic link, a device node, a pipe or a socket is never replaced.
 
     Returns
     -------
@@ -61,19 +77,68 @@ def write(
     Raises
     ------
     FileExistsError
-        ``path`` exists and ``overwrite`` is False.
+        ``path`` exists and ``overwrite`` is False, or ``path`` is not a regular file
+        (a symbolic link, a device, a pipe, a socket).
     FileNotFoundError, NotADirectoryError, PermissionError
         The output folder is missing, not a folder, or not writable.
+    IsADirectoryError
+        ``path`` is a folder.
     ValueError
         NaN/Inf values, complex values, an ``axes`` that does not match ``array.ndim``,
         a bad ``spacing`` or ``dtype``, or ``path`` is the file ``meta`` was read from.
 
     Notes
     -----
-    The file is an ImageJ hyperstack: ``resolution = (1/dx, 1/dy)`` (pixels per µm) and
-    ``metadata = {"spacing": dz, "unit": "um", "axes": ...}``, with the array's TCZYX axes
-    reordered to ImageJ's TZCYX. It is written to a temporary file in the output folder,
-    then renamed over ``path``: a failure leaves no partial output and no temporary file.
+    An ImageJ hyperstack has ``resolution = (1/dx, 1/dy)`` (pixels per µm) and
+    ``metadata = {"spacing": dz, "unit": "um", "axes": ...}``, with the array's TCZYX
+    axes reordered to ImageJ's TZCYX. An OME-TIFF has ``PhysicalSizeX/Y/Z`` in µm and
+    the axes in TCZYX order. The file is written to a hidden temporary file in the
+    output folder (:func:`write_temporary`), flushed to the disk, then renamed over
+    ``path``: a failure leaves no partial output and no temporary file.
+    """
+    path = Path(path).expanduser()
+    temporary = write_temporary(path, array, meta, spacing=spacing, axes=axes, dtype=dtype,
+                                overwrite=overwrite)
+    try:
+        move_into_place(temporary, path, overwrite)
+    except FileExistsError as exc:
+        if exc.strerror and "regular file" in exc.strerror:
+            raise
+        raise FileExistsError(
+            f"output file already exists: {path}; pass overwrite=True (--overwrite on the "
+            f"command line) to replace it, or choose another name"
+        ) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+    return path
+
+
+def write_temporary(
+    path: str | os.PathLike[str],
+    array: Any,
+    meta: ImageMeta | None = None,
+    *,
+    spacing: tuple[float, float, float] | None = None,
+    axes: str | None = None,
+    dtype: str = "float32",
+    overwrite: bool = False,
+) -> Path:
+    """Write the file :func:`write` would write at ``path`` to a hidden temporary beside it.
+
+    For callers that publish several files together (an image and its sidecar):
+    the temporary is complete and flushed to the disk (fsync) when this returns,
+    and the caller renames it over ``path`` (:func:`os.replace`, in the same
+    folder, so the rename is atomic) or removes it. On any failure, the
+    temporary is removed before the exception propagates.
+
+    Parameters are those of :func:`write`; ``path`` is checked as :func:`write`
+    checks it (``overwrite`` included), but nothing is written there.
+
+    Returns
+    -------
+    pathlib.Path
+        The temporary file, ``.NAME.XXXXXXXX.tmp`` in ``path``'s folder.
     """
     path = Path(path).expanduser()
     if dtype not in ("float32", "uint16"):  # also refuses np.float64 etc. by equality
@@ -100,25 +165,76 @@ def write(
         )
     _check_output(path, meta, overwrite)
 
-    extra: dict[str, Any] = {}
+    calibration = None
     if dtype == "uint16":
         data, offset, step = to_uint16(array)
-        extra = {"cf": 0, "c0": offset, "c1": step, "vunit": "a.u."}
+        calibration = (offset, step)
     else:
         with np.errstate(over="ignore"):
             data = array.astype(np.float32, copy=False)
         if data is not array and not np.all(np.isfinite(data)):
             raise ValueError("array values exceed the float32 range; rescale them before writing")
+    if is_ome_name(path):
+        data, kwargs = _ome_layout(data, axes, spacing, calibration)
+    else:
+        data, kwargs = _imagej_layout(data, axes, spacing, calibration)
+    folder = path.parent
+    try:
+        temporary = create_temporary(path)
+    except PermissionError as exc:
+        raise PermissionError(
+            f"output folder is not writable: {folder}; choose a folder you can write to"
+        ) from exc
+    try:
+        tifffile.imwrite(temporary, data, **kwargs)
+        fsync_file(temporary)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return temporary
+
+
+def is_ome_name(path: str | os.PathLike[str]) -> bool:
+    """Whether :func:`write` writes ``path`` as OME-TIFF (its name ends in .ome.tif(f))."""
+    return Path(path).name.lower().endswith(OME_SUFFIXES)
+
+
+def _imagej_layout(data: np.ndarray, axes: str, spacing: tuple | None,
+                   calibration: tuple[float, float] | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """The array in ImageJ's TZCYX order and tifffile's keywords for an ImageJ hyperstack."""
     order = sorted(range(len(axes)), key=lambda i: "TZCYX".index(axes[i]))  # ImageJ's order
     data = np.ascontiguousarray(data.transpose(order))
     kwargs: dict[str, Any] = {"imagej": True, "photometric": "minisblack"}
-    metadata: dict[str, Any] = {"axes": "".join(axes[i] for i in order), **extra}
+    metadata: dict[str, Any] = {"axes": "".join(axes[i] for i in order)}
+    if calibration is not None:
+        offset, step = calibration
+        metadata.update(cf=0, c0=offset, c1=step, vunit="a.u.")
     if spacing is not None:
         dz, dy, dx = spacing
         kwargs["resolution"] = (1.0 / dx, 1.0 / dy)  # pixels per µm: the inverse size
         metadata.update(spacing=dz, unit="um")
-    _write_atomically(path, data, overwrite, metadata=metadata, **kwargs)
-    return path
+    kwargs["metadata"] = metadata
+    return data, kwargs
+
+
+def _ome_layout(data: np.ndarray, axes: str, spacing: tuple | None,
+                calibration: tuple[float, float] | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """tifffile's keywords for an OME-TIFF: axes in TCZYX order, PhysicalSize* in µm."""
+    metadata: dict[str, Any] = {"axes": axes}
+    if spacing is not None:
+        for axis, size in zip("ZYX", spacing):
+            if axis in axes:
+                metadata[f"PhysicalSize{axis}"] = float(size)
+                metadata[f"PhysicalSize{axis}Unit"] = "µm"
+    if calibration is not None:
+        offset, step = calibration
+        metadata["MapAnnotation"] = {
+            "Namespace": CALIBRATION_NAMESPACE,
+            "Value": {"offset": repr(float(offset)), "step": repr(float(step))},
+        }
+    kwargs = {"ome": True, "imagej": False, "photometric": "minisblack", "metadata": metadata}
+    return np.ascontiguousarray(data), kwargs
 
 
 def to_uint16(array: Any) -> tuple[np.ndarray, float, float]:
@@ -166,7 +282,8 @@ def _default_axes(ndim: int) -> str:
 
 
 def _check_output(path: Path, meta: ImageMeta | None, overwrite: bool) -> None:
-    """Refuse a missing or read-only folder, an existing file, and the input file."""
+    """Refuse a missing or read-only folder, an existing file, anything but a regular
+    file, and the input file."""
     folder = path.parent
     if not folder.exists():
         raise FileNotFoundError(
@@ -178,76 +295,37 @@ def _check_output(path: Path, meta: ImageMeta | None, overwrite: bool) -> None:
         raise PermissionError(
             f"output folder is not writable: {folder}; choose a folder you can write to"
         )
-    if path.is_dir():
+    try:
+        exists = check_replaceable(path)
+    except IsADirectoryError:
         raise IsADirectoryError(
             f"output path is a folder: {path}; give a file name such as out.tif"
-        )
-    if meta is not None and meta.path is not None and path.exists():
-        if path.resolve() == meta.path.resolve():
-            raise ValueError(
-                f"refusing to write over the input image {path}: choose another output name"
-            )
-    if path.exists() and not overwrite:
+        ) from None
+    except FileExistsError as exc:
+        raise FileExistsError(
+            f"output path {path} is {_kind(path)}, not a regular file: write() replaces "
+            f"regular files only (overwrite=True included); choose another name"
+        ) from exc
+    if exists and meta is not None and meta.path is not None:
+        with contextlib.suppress(OSError):
+            if os.path.samefile(path, meta.path):
+                raise ValueError(
+                    f"refusing to write over the input image {path}: choose another output name"
+                )
+    if exists and not overwrite:
         raise FileExistsError(
             f"output file already exists: {path}; pass overwrite=True (--overwrite on the "
             f"command line) to replace it, or choose another name"
         )
 
 
-def _write_atomically(path: Path, data: np.ndarray, overwrite: bool, **kwargs: Any) -> None:
-    """tifffile.imwrite to a temporary file in the output folder, then rename it to ``path``."""
-    folder = path.parent
+def _kind(path: Path) -> str:
     try:
-        handle = tempfile.NamedTemporaryFile(
-            dir=folder, prefix=f".{path.name}.", suffix=".tif", delete=False
-        )
-    except PermissionError as exc:
-        raise PermissionError(
-            f"output folder is not writable: {folder}; choose a folder you can write to"
-        ) from exc
-    temporary = Path(handle.name)
-    try:
-        handle.close()
-        tifffile.imwrite(temporary, data, **kwargs)
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private (0600)
-        if overwrite:
-            os.replace(temporary, path)
-        else:
-            _move_no_clobber(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+        kind = file_kind(os.lstat(path).st_mode)
+    except OSError:
+        return "not a regular file"
+    if kind == "a symbolic link":
+        target = os.readlink(path)
+        return f"a symbolic link to {target}" + ("" if path.exists() else " (missing)")
+    return kind
 
-
-def _move_no_clobber(source: Path, target: Path) -> None:
-    """Rename ``source`` to ``target``, failing if ``target`` appeared in the meantime."""
-    try:
-        os.link(source, target)  # atomic, and refuses an existing target
-    except FileExistsError:
-        raise FileExistsError(
-            f"output file already exists: {target}; pass overwrite=True (--overwrite on the "
-            f"command line) to replace it, or choose another name"
-        ) from None
-    except OSError:  # no hard links on this file system: check, then rename
-        if target.exists():
-            raise FileExistsError(
-                f"output file already exists: {target}; pass overwrite=True (--overwrite) "
-                f"to replace it, or choose another name"
-            ) from None
-        os.replace(source, target)
-    else:
-        os.unlink(source)
-
-
-def _umask() -> int:
-    """The process umask, read without changing it where the system allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
