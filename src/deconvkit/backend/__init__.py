@@ -33,6 +33,7 @@ from ._fft import (
     workers,
 )
 from ._guarded import GuardedArray, HostArrayError, count_transfers
+from ._resources import available_memory
 from ._namespace import (
     BACKENDS,
     BackendError,
@@ -59,6 +60,7 @@ __all__ = [
     "HostArrayError",
     "RealFFT",
     "asarray",
+    "available_memory",
     "backend_of",
     "complex_dtype",
     "count_transfers",

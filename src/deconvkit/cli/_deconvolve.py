@@ -8,8 +8,10 @@ and the result is written only at the end, atomically, with a sidecar JSON.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,13 +21,13 @@ import numpy as np
 
 from .. import io, metrics
 from .. import methods as catalogue
+from ..backend import BackendError, available_memory
 from ..solvers import ProgressLine
 from ._common import (
     EXIT_MEMORY,
     EXIT_USAGE,
     FORMATTER,
     CLIError,
-    available_memory,
     check_inputs,
     format_bytes,
     parse_spacing,
@@ -34,7 +36,7 @@ from ._common import (
     safe_name,
     versions,
 )
-from ._output import OutputFiles
+from ._output import OutputFiles, ZarrOutput
 from ._psf import MODELS, add_model_options, build_model, model_options, model_shape
 
 __all__ = ["WEIGHTS", "add_parser", "default_output", "parse_param", "weight_name"]
@@ -134,13 +136,46 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
                       help="output pixels: float32 (default) or uint16 scaled to 0..65535 "
                            "(the scale is stored as ImageJ's calibration)")
     run = parser.add_argument_group("resources")
+    run.add_argument("--backend", choices=("numpy", "cupy", "auto"), default="numpy",
+                     help="where to compute: numpy (the CPU, default), cupy (a CUDA GPU: pip "
+                          "install \"deconvkit[gpu]\"), auto (the GPU when one is usable)")
+    run.add_argument("--fft", choices=("scipy", "fftw"), default="scipy",
+                     help="the CPU FFT library: scipy (default) or fftw (pyFFTW, planned once "
+                          "per shape and machine: pip install \"deconvkit[fftw]\")")
     run.add_argument("--threads", type=int, help="FFT worker threads (default: all cores)")
     run.add_argument("--memory-limit", type=float, metavar="GB",
                      help="refuse to start if the estimate exceeds this many GB (default: the "
                           "memory available now)")
     run.add_argument("--progress", type=int, default=10, metavar="N",
                      help="print a progress line every N iterations (default 10; 0: none)")
+    tiles = parser.add_argument_group("tiles (volumes larger than memory)")
+    tiles.add_argument("--tile-shape", type=_tile_shape, metavar="Z,Y,X",
+                       help="solve tiles of this core shape with a halo (or 'auto': the largest "
+                            "that fits the memory); the plan is made once from the whole volume")
+    tiles.add_argument("--overlap", type=_tile_shape, metavar="H or Z,Y,X",
+                       help="the halo per side, voxels (default: from the PSF's support)")
+    tiles.add_argument("--workers", type=int, metavar="N",
+                       help="run the tiles on a local dask cluster of N worker processes")
+    tiles.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run the tiles on this dask.distributed scheduler")
+    tiles.add_argument("--resume", action="store_true",
+                       help="finish an interrupted tiled run into an OME-Zarr output "
+                            "(its NAME.partial folder), reusing the tiles it completed")
     parser.set_defaults(handler=run_command)
+
+
+def _tile_shape(text: str) -> tuple[int, ...] | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        values = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected whole numbers of voxels Z,Y,X (e.g. 64,512,512) or auto, got {text!r}"
+        ) from None
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"sizes must be positive voxel counts, got {text!r}")
+    return values
 
 
 def _iteration_defaults() -> str:
@@ -313,12 +348,17 @@ def _prepare_psf(args: argparse.Namespace, psf: np.ndarray, label: str, planar: 
     return prepared
 
 
-def _memory_check(args: argparse.Namespace, spec: catalogue.Method, boundary: str,
-                  volume_shape: tuple, psf_shapes: list[tuple], extra: int) -> dict[str, Any]:
-    """Refuse a run whose estimate exceeds the memory available (or ``--memory-limit``)."""
-    used = "reflect" if not spec.iterative and boundary == "extended" else boundary
-    largest = max(psf_shapes, key=lambda s: math.prod(s))
-    need = catalogue.memory_estimate(volume_shape, largest, spec.name, used) + extra
+def _memory_check(args: argparse.Namespace, plan: Any, layout: Any,
+                  extra: int) -> dict[str, Any]:
+    """Refuse a run whose estimate exceeds the memory available (or ``--memory-limit``),
+    proposing a ``--tile-shape`` that fits."""
+    spec = plan.method
+    if layout is None:
+        need = plan.memory() + extra
+    else:
+        parallel = 1 if (args.workers or args.scheduler) else max(1, min(os.cpu_count() or 1,
+                                                                          len(layout)))
+        need = parallel * plan.memory(layout.largest_region()) + extra
     if args.memory_limit is not None:
         if args.memory_limit <= 0:
             raise CLIError("--memory-limit must be a positive number of GB", EXIT_USAGE)
@@ -331,17 +371,23 @@ def _memory_check(args: argparse.Namespace, spec: catalogue.Method, boundary: st
                            f"(the run needs about {format_bytes(need)})")
         return record
     if need > limit:
+        volume_shape, psf_shape = plan.image_shape, plan.psf.shape
         hints = []
-        if boundary != "periodic":
-            periodic = catalogue.memory_estimate(volume_shape, largest, spec.name, "periodic")
+        if layout is None:
+            with contextlib.suppress(ValueError):
+                fits = catalogue.tiling(plan, "auto", None, memory=max(limit - extra, 1))
+                hints.append(f"--tile-shape {','.join(map(str, fits.tile_shape))} (tiles with "
+                             f"a halo of {','.join(map(str, fits.overlap))}: about "
+                             f"{format_bytes(plan.memory(fits.largest_region()) + extra)} each)")
+        if plan.boundary != "periodic":
+            periodic = catalogue.memory_estimate(volume_shape, psf_shape, spec.name, "periodic")
             hints.append(f"--boundary periodic (no padded margin: about "
                          f"{format_bytes(periodic + extra)})")
-        hints.append(f"a smaller PSF (now {'x'.join(map(str, largest))}; crop it, or "
+        hints.append(f"a smaller PSF (now {'x'.join(map(str, psf_shape))}; crop it, or "
                      f"--psf-shape for a model)")
-        hints.append("a smaller crop of the image (deconvkit already computes in float32)")
         raise CLIError(
             f"not enough memory: {spec.name} on a {'x'.join(map(str, volume_shape))} volume "
-            f"with a {'x'.join(map(str, largest))} PSF ({used} boundary) needs about "
+            f"with a {'x'.join(map(str, psf_shape))} PSF ({plan.boundary} boundary) needs about "
             f"{format_bytes(need)}, but {format_bytes(limit)} is {source}; try "
             + "; ".join(hints), EXIT_MEMORY)
     return record
@@ -377,21 +423,47 @@ def run_command(args: argparse.Namespace) -> int:
     output = (args.output or default_output(args.image, spec.name)).expanduser()
     inputs = [args.image, *files] + ([args.reference] if args.reference else [])
     check_inputs({"image": args.image, "PSF": files, "reference": args.reference})
-    outputs = OutputFiles(output, overwrite=args.overwrite, inputs=inputs)  # every path, now
+    to_zarr = io.is_zarr(output)
+    if to_zarr:
+        outputs: Any = ZarrOutput(output, overwrite=args.overwrite, inputs=inputs,
+                                  resume=args.resume)
+    else:
+        if args.resume:
+            raise CLIError("--resume finishes an OME-Zarr output (-o NAME.ome.zarr); a TIFF "
+                           "output is written whole at the end", EXIT_USAGE)
+        outputs = OutputFiles(output, overwrite=args.overwrite, inputs=inputs)  # every path, now
     sidecar = outputs.sidecar
+    tiled = bool(args.tile_shape is not None or args.workers or args.scheduler or to_zarr
+                 or io.is_zarr(args.image))
+    if args.workers is not None and args.workers < 1:
+        raise CLIError("--workers must be a positive number", EXIT_USAGE)
+    if args.fft == "fftw":
+        from ..backend._fftw import require
 
-    # -- read the inputs
-    image, meta = io.read(args.image)
-    bad = int(image.size - np.count_nonzero(np.isfinite(image)))
-    if bad:
-        raise CLIError(f"{args.image} contains {bad} NaN or infinite values; replace them "
-                       f"first (e.g. Fiji: Process > Math > Remove NaNs)")
+        try:
+            require()
+        except ValueError as exc:
+            raise CLIError(str(exc), EXIT_USAGE) from None
+
+    # -- read the inputs (an OME-Zarr lazily: tiles are read as they are solved)
+    image, meta = io.read_lazy(args.image)
+    lazy = not isinstance(image, np.ndarray)
+    if lazy:
+        import dask.array as da
+
+        image = da.from_array(image, chunks=image.chunks)
+    else:
+        bad = int(image.size - np.count_nonzero(np.isfinite(image)))
+        if bad:
+            raise CLIError(f"{args.image} contains {bad} NaN or infinite values; replace them "
+                           f"first (e.g. Fiji: Process > Math > Remove NaNs)")
     volumes = list(io.iter_volumes(image, meta))
-    for index, volume in volumes:
-        if not np.any(volume):
-            where = f" ({_label(index)})" if index else ""
-            raise CLIError(f"{args.image}{where} is zero everywhere: there is nothing to "
-                           f"deconvolve; check the file and its channels")
+    if not lazy:
+        for index, volume in volumes:
+            if not np.any(volume):
+                where = f" ({_label(index)})" if index else ""
+                raise CLIError(f"{args.image}{where} is zero everywhere: there is nothing to "
+                               f"deconvolve; check the file and its channels")
     spacing, spacing_source, spacing_known = resolve_spacing(
         meta, spacing_option, args.z_step, messages, args.image)
     outputs.check_space(OutputFiles.image_bytes(image.shape, args.dtype))
@@ -426,48 +498,80 @@ def run_command(args: argparse.Namespace) -> int:
                            f"channel (repeat --psf), or one for all", EXIT_USAGE)
         psfs = _read_psfs(args, files, spacing if spacing_source != "assumed" else None)
         psf_records = [{"path": str(p), "shape": a.shape} for p, a in zip(files, psfs)]
+        psfs = [_clean_measured(args, p, f"the PSF {path}", record)
+                for p, path, record in zip(psfs, files, psf_records)]
     psf_seconds = time.perf_counter() - psf_start
     labels = [f"the PSF {files[i]}" if files else f"the {model} PSF" for i in range(len(psfs))]
     psfs = [_prepare_psf(args, p, label, planar) for p, label in zip(psfs, labels)]
-
-    volume_shape = image.shape[-2:] if planar else image.shape[-3:]
     run_spacing = spacing[1:] if planar else spacing
-    boundary = params.get("boundary", "extended")
-    extra = image.nbytes * 2 + (truth.nbytes if truth is not None else 0)
-    memory = _memory_check(args, spec, boundary, volume_shape, [p.shape for p in psfs], extra)
+
+    # -- one plan per volume (the whole volume's decisions), checked before any work
+    def plan_of(index: dict[str, int], volume: Any) -> Any:
+        psf = psfs[index.get("C", 0) if len(psfs) > 1 else 0]
+        data = volume[0] if planar else volume
+        try:
+            return catalogue.plan(data, psf, spec.name, backend=args.backend,
+                                  spacing=run_spacing, **params), data
+        except BackendError as exc:
+            raise CLIError(str(exc), EXIT_USAGE) from None
+
+    first_plan, first_data = plan_of(*volumes[0])
+    for note in first_plan.notes:
+        messages.note(note)
+    extra = (0 if to_zarr else image.size * 4 * 2) + (truth.nbytes if truth is not None else 0)
+    layout = None
+    if tiled:
+        layout = _tiling(args, first_plan, extra)
+        messages.note(f"{len(layout)} tiles of {'x'.join(map(str, layout.tile_shape))} with a "
+                      f"halo of {'x'.join(map(str, layout.overlap))} voxels")
+    memory = _memory_check(args, first_plan, layout, extra)
 
     # -- deconvolve, volume by volume
-    out = np.empty(image.shape, np.float32)
+    out = None if to_zarr else np.empty(image.shape, np.float32)
+    target = outputs.create(image.shape, meta.axes, None if spacing_source == "assumed" else
+                            spacing, layout.tile_shape if layout else image.shape[-3:],
+                            name=args.image.name) if to_zarr else None
+    run_key = _run_key(args, spec, params, psfs, layout, image.shape) if to_zarr else None
     records: list[dict[str, Any]] = []
-    parameters: dict[str, Any] = {}
+    parameters: dict[str, Any] = first_plan.record
     workers = _fft_workers(args.threads)
-    with workers:
+    with workers, (_fft_library(args.fft)):
         for number, (index, volume) in enumerate(volumes):
             if len(volumes) > 1:
                 messages.note(f"volume {number + 1} of {len(volumes)} ({_label(index)})")
-            psf = psfs[index.get("C", 0) if len(psfs) > 1 else 0]
-            data = volume[0] if planar else volume
+            chosen, data = (first_plan, first_data) if number == 0 else plan_of(index, volume)
             reference = None
             if truth is not None:
                 reference = truth[tuple(index.values())]
                 reference = reference[0] if planar else reference
-            callbacks = []
-            if args.progress > 0 and not args.quiet and spec.iterative:
-                callbacks.append(ProgressLine(every=args.progress))
             tick = time.perf_counter()
-            result = catalogue.run(data, psf, spec.name, ground_truth=reference,
-                                   callbacks=callbacks, spacing=run_spacing, **params)
+            if layout is None:
+                callbacks = []
+                if args.progress > 0 and not args.quiet and spec.iterative:
+                    callbacks.append(ProgressLine(every=args.progress))
+                result = chosen.solve(ground_truth=reference, callbacks=callbacks)
+                values = result.x
+            else:
+                leading = tuple(index.values())
+                values = catalogue.solve_tiled(
+                    chosen, data, layout, output=target, scheduler=args.scheduler,
+                    workers=args.workers, resume=args.resume,
+                    progress=not args.quiet, within=leading, run_key=run_key)
+                result = _TiledResult(chosen, layout)
             seconds = time.perf_counter() - tick
-            out[tuple(index.values())] = result.x
+            if out is not None:
+                out[tuple(index.values())] = values
             parameters = result.parameters
-            records.append(_volume_record(index, result, seconds, data, reference))
+            records.append(_volume_record(index, result, seconds, data, reference,
+                                          None if out is None else out[tuple(index.values())]))
 
-    # -- write the image, then move the sidecar beside it
+    # -- write the image and its sidecar together
     write_start = time.perf_counter()
     axes, array = meta.axes, out
-    if planar:
+    if planar and out is not None:
         axes, array = meta.axes.replace("Z", ""), out.reshape(
             tuple(n for a, n in zip(meta.axes, out.shape) if a != "Z"))
+    shape_out = tuple(image.shape) if array is None else array.shape
     record = {
         "command": "deconvkit " + " ".join(args.argv),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -480,18 +584,25 @@ def run_command(args: argparse.Namespace) -> int:
         "spacing_used": spacing,
         "spacing_source": spacing_source,
         "unit": "µm",
-        "output": {"path": str(output), "shape": array.shape, "axes": axes, "dtype": args.dtype},
+        "output": {"path": str(output), "shape": shape_out, "axes": axes,
+                   "dtype": "float32" if to_zarr else args.dtype},
         "volumes": records,
         "n_iter": max(r["n_iter"] for r in records),
         "stop_reason": records[0]["stop_reason"] if len(records) == 1 else
         [r["stop_reason"] for r in records],
         "threads": args.threads,
+        "backend": first_plan.backend,
         "versions": versions(),
     }
+    if layout is not None:
+        record["tiles"] = {"tile_shape": layout.tile_shape, "overlap": layout.overlap,
+                           "count": len(layout), "workers": args.workers,
+                           "scheduler": args.scheduler}
     timings = {"psf": psf_seconds, "deconvolution": sum(r["seconds"] for r in records)}
     with outputs:  # the image and its sidecar appear together, or neither (the earlier kept)
-        outputs.write_image(array, meta, spacing=None if spacing_source == "assumed"
-                            else spacing, axes=axes, dtype=args.dtype)
+        if not to_zarr:
+            outputs.write_image(array, meta, spacing=None if spacing_source == "assumed"
+                                else spacing, axes=axes, dtype=args.dtype)
         timings["write"] = time.perf_counter() - write_start
         timings["total"] = time.perf_counter() - started
         record["timings"] = timings
@@ -502,12 +613,84 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+class _TiledResult:
+    """What a tiled volume's record needs (the tiles share the plan's decisions)."""
+
+    def __init__(self, plan: Any, layout: Any) -> None:
+        self.parameters = plan.record
+        self.n_iter = plan.max_iter or 0
+        self.stop_reason = (f"{len(layout)} tiles, each {self.n_iter} iterations"
+                            if plan.method.iterative else "closed form, tile by tile")
+        self.converged, self.diverged, self.solver = False, False, plan.method.solver
+        self.history: dict[str, list] = {}
+        self.x = None
+
+
+def _tiling(args: argparse.Namespace, plan: Any, extra: int) -> Any:
+    """The tiles of a run, checked (one clear line for a bad shape or overlap)."""
+    limit = int(args.memory_limit * 1e9) if args.memory_limit else available_memory()
+    budget = None if limit is None else max(limit - extra, 1)
+    overlap = None if args.overlap in (None, "auto") else args.overlap
+    try:
+        return catalogue.tiling(plan, args.tile_shape or "auto", overlap, memory=budget)
+    except ValueError as exc:
+        raise CLIError(f"--tile-shape/--overlap: {exc}", EXIT_USAGE) from None
+
+
+def _run_key(args: argparse.Namespace, spec: Any, params: dict, psfs: list, layout: Any,
+             shape: tuple) -> str:
+    """One fingerprint of everything the output's tiles depend on, for --resume."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps({"method": spec.name, "params": repr(sorted(
+        params.items())), "layout": repr(layout and (layout.tile_shape, layout.overlap)),
+        "shape": list(shape), "input": str(args.image.resolve()),
+        "backend": args.backend}, sort_keys=True).encode())
+    for psf in psfs:
+        digest.update(np.ascontiguousarray(psf).tobytes())
+    return digest.hexdigest()
+
+
+def _fft_library(name: str) -> Any:
+    from ..backend import fft_library
+
+    return fft_library(name)
+
+
+def _clean_measured(args: argparse.Namespace, psf: np.ndarray, label: str,
+                    record: dict) -> np.ndarray:
+    """A raw measured PSF with a camera offset is cleaned as :func:`deconvkit.psf.prepare` does.
+
+    A PSF whose border (the median of its faces) is above 1 % of its peak still
+    carries its camera offset and background, which would otherwise count as PSF
+    (for a real bead stack, most of the file's sum): they are subtracted, the
+    peak recentred with sub-voxel accuracy, the edges tapered, with a note.
+    """
+    from ..psf import prepare
+    from ..psf._prepare import shell_median
+
+    if psf.ndim != 3 or min(psf.shape) < 3:
+        return psf
+    border, peak = shell_median(psf.astype(np.float64)), float(psf.max())
+    if not (peak > 0 and border > 0.01 * peak):
+        return psf
+    cleaned = prepare(psf)
+    args.messages.note(
+        f"{label} looks raw (its border is {border / peak:.1%} of its peak: a camera offset "
+        f"and background): cleaned as deconvkit.psf.prepare does (background subtracted, "
+        f"peak recentred, edges tapered, shape {'x'.join(map(str, cleaned.shape))}); give a "
+        f"prepared PSF (deconvkit psf --prepare) to skip this")
+    record["cleaned"] = {"border_fraction": border / peak, "shape": cleaned.shape}
+    return cleaned
+
+
 def _label(index: dict[str, int]) -> str:
     return ", ".join(f"{axis}={value}" for axis, value in index.items())
 
 
 def _volume_record(index: dict, result: Any, seconds: float, data: np.ndarray,
-                   reference: np.ndarray | None) -> dict[str, Any]:
+                   reference: np.ndarray | None, estimate: Any = None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "index": index, "n_iter": result.n_iter, "stop_reason": str(result.stop_reason),
         "converged": result.converged, "diverged": result.diverged, "solver": result.solver,
@@ -516,7 +699,8 @@ def _volume_record(index: dict, result: Any, seconds: float, data: np.ndarray,
     if reference is not None:
         entry["metrics_fit"] = "affine"  # every NRMSE and PSNR here is of a·x + b
         entry["nrmse_input"], entry["psnr_input"] = _fitted_metrics(data, reference)
-        entry["nrmse"], entry["psnr"] = _fitted_metrics(result.x, reference)
+        entry["nrmse"], entry["psnr"] = _fitted_metrics(
+            result.x if estimate is None else estimate, reference)
         history = _history(result, reference)
         if history:
             entry["history"] = history

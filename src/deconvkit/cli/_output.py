@@ -440,3 +440,129 @@ class OutputFiles:
             verb = "is" if len(self.earlier) == 1 else "are"
             return f"nothing was written; the earlier {_and(self.earlier[::-1])} {verb} unchanged"
         return "nothing was written"
+
+
+class ZarrOutput:
+    """An OME-Zarr output and its sidecar: checked now, built under ``NAME.partial``, published.
+
+    The tiles are written into ``NAME.partial`` (:func:`deconvkit.io.create_zarr`) as
+    they are solved; :meth:`publish` writes the sidecar and renames the folder to
+    ``NAME``. After a failure or a signal the ``.partial`` folder stays, with the
+    finished tiles recorded, for ``--resume``; an existing ``NAME`` is replaced
+    (``--overwrite``) only if deconvkit wrote it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False,
+                 inputs: Iterable[str | os.PathLike[str] | None] = (), resume: bool = False) -> None:
+        global _CURRENT
+        self.image = Path(path).expanduser()
+        self.overwrite, self.resume = bool(overwrite), bool(resume)
+        self.inputs = [Path(p).expanduser().resolve() for p in inputs if p is not None]
+        self.building = io.partial_path(self.image)
+        self.sidecar = self.image.with_name(self.image.name.rsplit(".zarr", 1)[0] + ".json")
+        folder = self.image.parent
+        if not folder.is_dir():
+            raise CLIError(f"output folder does not exist: {folder}; create it first (mkdir -p) "
+                           f"or choose another output with -o")
+        target = self.image.resolve()
+        for given in self.inputs:
+            if given == target or target in given.parents:
+                raise CLIError(f"refusing to write over the input {given}: choose another output "
+                               f"name with -o")
+        if os.path.lexists(self.image):
+            if not self.overwrite:
+                raise CLIError(f"output already exists: {self.image}; pass --overwrite to "
+                               f"replace it, or choose another name with -o")
+            if self.image.is_symlink() or not _written_by_deconvkit(self.image):
+                raise CLIError(f"refusing to replace {self.image}: deconvkit did not write it "
+                               f"(no deconvkit mark in its attributes); choose another output")
+        if self.building.exists() and not self.resume:
+            raise CLIError(f"an unfinished run left {self.building}: pass --resume to finish "
+                           f"it (the same command and options), or remove that folder")
+        if self.resume and not self.building.exists():
+            raise CLIError(f"--resume: there is no unfinished run to resume ({self.building} "
+                           f"does not exist)", EXIT_USAGE)
+        check_output(self.sidecar, self.overwrite, [Path(p) for p in self.inputs], "sidecar file")
+        self.array = None
+        self._state = "nothing"
+        self.started = False
+        _CURRENT = self
+
+    def check_space(self, nbytes: int) -> None:
+        """Refuse a folder without ``nbytes`` free (the image uncompressed, float32)."""
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(self.image.parent).free
+            if free < nbytes:
+                raise CLIError(f"not enough disk space for the output: {self.image} needs up "
+                               f"to {format_bytes(nbytes)}, but {self.image.parent} has "
+                               f"{format_bytes(free)} free")
+
+    def create(self, shape: tuple[int, ...], axes: str, spacing: Any, chunks: tuple[int, ...],
+               name: str = "") -> Any:
+        """The ``.partial`` group's image array (reopened with ``--resume``), chunked by tile."""
+        chunks = (1,) * (len(shape) - len(chunks)) + tuple(chunks)
+        self.started = True
+        self._state = "building"
+        try:
+            self.array = io.create_zarr(self.image, shape, axes=axes, spacing=spacing,
+                                        chunks=chunks, name=name, resume=self.resume,
+                                        record={"writer": "deconvkit deconvolve"})
+        except (FileExistsError, ValueError) as exc:
+            raise CLIError(str(exc)) from None
+        return self.array
+
+    def __enter__(self) -> ZarrOutput:
+        return self
+
+    def __exit__(self, kind: Any, exc: BaseException | None, trace: Any) -> bool:
+        if exc is not None and not hasattr(exc, "on_disk"):
+            with contextlib.suppress(AttributeError, TypeError):
+                exc.on_disk = self.describe()  # type: ignore[attr-defined]
+        return False
+
+    def publish(self, record: dict[str, Any]) -> None:
+        """Write the sidecar, record it in the store, and rename ``NAME.partial`` to ``NAME``."""
+        import zarr
+
+        group = zarr.open_group(str(self.building), mode="r+")
+        group.attrs["deconvkit"] = json_safe({"writer": "deconvkit deconvolve", **record})
+        temporary = create_temporary(self.sidecar)
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                json.dump(json_safe(record), handle, indent=2, ensure_ascii=False)
+                handle.write("\n")
+            fsync_file(temporary)
+            with deferred_signals():
+                if os.path.lexists(self.sidecar) and not self.overwrite:
+                    raise CLIError(f"sidecar file already exists: {self.sidecar}; pass "
+                                   f"--overwrite to replace it")
+                io.publish_zarr(self.image, overwrite=self.overwrite)
+                os.replace(temporary, self.sidecar)
+                fsync_folder(self.image.parent)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+        self._state = "published"
+
+    @property
+    def published(self) -> bool:
+        return self._state == "published"
+
+    def describe(self) -> str:
+        """What is on disk now, in one line."""
+        if self._state == "published":
+            return f"{self.image} and {self.sidecar} were written"
+        if self._state == "building" and self.building.exists():
+            return (f"the tiles finished so far are in {self.building}; run the same command "
+                    f"with --resume to finish it")
+        return "nothing was written"
+
+
+def _written_by_deconvkit(path: Path) -> bool:
+    try:
+        import zarr
+
+        return "deconvkit" in dict(zarr.open_group(str(path), mode="r").attrs)
+    except Exception:  # noqa: BLE001 - not a zarr group at all
+        return False

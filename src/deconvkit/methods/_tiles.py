@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import fft_workers, to_host
+from ..backend import available_memory, fft_workers, to_host
 from ._plan import Plan
 from ._validate import lazy
 
@@ -184,8 +184,6 @@ def tiling(plan: Plan, tile_shape: Any = "auto", overlap: Any = None,
         if tile_shape != "auto":
             raise ValueError(f"tile_shape must be 'auto' or {ndim} whole numbers, got {tile_shape!r}")
         if memory is None:
-            from ..cli._common import available_memory  # the machine's, or a cgroup's, limit
-
             memory = available_memory() or 8 * 10**9
             memory = int(0.6 * memory)
         shape = auto_tile_shape(plan, halo, memory, concurrent)
@@ -218,29 +216,46 @@ def read_region(source: Any, region: tuple[slice, ...]) -> np.ndarray:
 
 # -- the progress record of a zarr output -----------------------------------------------
 class _Progress:
-    """Which tiles of a zarr output are finished, stored in its attributes."""
+    """Which tiles of a zarr output are finished, stored in its attributes.
 
-    def __init__(self, store: Any, key: str, resume: bool) -> None:
-        self.store, self.key, self.lock = store, key, threading.Lock()
-        recorded = dict(store.attrs).get(PROGRESS_KEY)
+    ``attrs[PROGRESS_KEY] = {"fingerprint": ..., "done": {volume: [tile, ...]}}``: one
+    fingerprint for the whole run, the finished tiles per volume (channel, time point).
+    """
+
+    def __init__(self, owner: Any, key: str, resume: bool, volume: str = "") -> None:
+        self.owner, self.key, self.volume, self.lock = owner, key, volume, threading.Lock()
+        recorded = dict(owner.attrs).get(PROGRESS_KEY)
         if recorded and recorded.get("fingerprint") != key:
             raise ValueError(
                 "the output was written by another run (other parameters, PSF, tiles or "
                 "input): its tiles cannot be reused; choose another output, or remove it")
-        if recorded and not resume:
+        done = dict(recorded.get("done", {})) if recorded else {}
+        if done.get(volume) and not resume:
             raise ValueError("the output already holds tiles of this run: pass resume=True "
                              "(--resume) to finish it, or choose another output")
-        self.done = set(recorded.get("done", [])) if recorded else set()
-        if not recorded:
-            self._save()
+        self.all = done
+        self.done = set(done.get(volume, []))
+        self._save()
 
     def _save(self) -> None:
-        self.store.attrs[PROGRESS_KEY] = {"fingerprint": self.key, "done": sorted(self.done)}
+        self.all[self.volume] = sorted(self.done)
+        self.owner.attrs[PROGRESS_KEY] = {"fingerprint": self.key, "done": self.all}
 
     def finish(self, index: int) -> None:
         with self.lock:
             self.done.add(index)
             self._save()
+
+
+class _Within:
+    """``array[leading + core] = values``: one volume (channel, time point) of an output."""
+
+    def __init__(self, array: Any, leading: tuple[int, ...]) -> None:
+        self.array, self.leading = array, tuple(leading)
+        self.attrs = array.attrs
+
+    def __setitem__(self, core: tuple[slice, ...], values: Any) -> None:
+        self.array[self.leading + tuple(core)] = values
 
 
 # -- solving --------------------------------------------------------------------------
@@ -275,7 +290,8 @@ def calibrate_iterations(plan: Plan, source: Any, layout: Tiling) -> int | None:
 
 def solve_tiled(plan: Plan, source: Any, layout: Tiling, *, output: Any = None,
                 scheduler: Any = None, workers: int | None = None, resume: bool = False,
-                progress: bool = False, concurrent: int | None = None) -> Any:
+                progress: bool = False, concurrent: int | None = None,
+                within: tuple[int, ...] = (), run_key: str | None = None) -> Any:
     """Solve every tile of ``layout`` with ``plan`` and assemble the result.
 
     Parameters
@@ -300,6 +316,11 @@ def solve_tiled(plan: Plan, source: Any, layout: Tiling, *, output: Any = None,
     concurrent : int, optional
         Tiles solved at once by the local threaded scheduler (default: the cores,
         at most the tiles); each tile's FFTs get ``cores / concurrent`` threads.
+    within : tuple of int
+        With ``output``: the leading indices (time, channel) of this volume in it.
+    run_key : str, optional
+        The fingerprint recorded in ``output`` (default: this plan's, layout's and
+        input's); a command that writes several volumes gives one for all.
 
     Returns
     -------
@@ -320,9 +341,9 @@ def solve_tiled(plan: Plan, source: Any, layout: Tiling, *, output: Any = None,
 
     record = None
     if output is not None:
-        key = fingerprint(plan, layout, _describe_source(source))
-        record = _Progress(output, key, resume)
-        target = output
+        key = run_key or fingerprint(plan, layout, _describe_source(source))
+        record = _Progress(output, key, resume, ",".join(map(str, within)))
+        target = _Within(output, within) if within else output
     else:
         target = np.empty(layout.shape, dtype=plan.dtype)
     remaining = [t for t in tiles if record is None or t[0] not in record.done]
