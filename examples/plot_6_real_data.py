@@ -78,10 +78,11 @@ estimates = {
 # %%
 # Orthogonal views
 # ----------------
-# A plane through the middle of the stack (XY) and a section along z (XZ), with the true
-# aspect ratio; each panel at its own contrast.
+# The brightest plane of the stack (XY) and a section along z (XZ) through its brightest
+# row (the orange line), with the true aspect ratio; each panel at its own contrast.
 panels = [("image", image)] + list(estimates.items())
-z_mid, y_mid = image.shape[0] // 2, image.shape[1] // 2
+z_mid = int(np.argmax(image.mean(axis=(1, 2))))  # the brightest plane
+y_mid = int(np.argmax(image[z_mid].mean(axis=1)))  # and its brightest row
 nz = image.shape[0]
 fig, axes = plt.subplots(2, len(panels), figsize=(2.6 * len(panels), 4.2),
                          gridspec_kw={"height_ratios": [ny * spacing[1], nz * spacing[0]]},
@@ -120,51 +121,60 @@ axial.legend(fontsize=8)
 plt.show()
 
 # %%
-# Power spectra against the OTF support
-# -------------------------------------
+# Power spectra and the signal band
+# ---------------------------------
 # :func:`deconvkit.compare.radial_spectra` averages :math:`|\hat v|^2` over lateral
-# rings and over axial planes. Each estimate is scaled to the image's flux first. The
-# dashed lines mark the OTF support: inside it a method may restore the power the blur
-# attenuated; beyond it the image holds noise only.
-spectra = {name: radial_spectra(volume * (image.sum() / max(float(volume.sum()), 1e-12)),
-                                spacing) for name, volume in panels}
-fig, (lateral, axial) = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
-for name, spectrum in spectra.items():
-    lateral.semilogy(spectrum.lateral_frequency[1:], spectrum.lateral[1:], label=name)
-    axial.semilogy(spectrum.axial_frequency[1:], spectrum.axial[1:], label=name)
-lateral.axvline(lateral_band, color="k", ls="--", lw=1)
-axial.axvline(axial_band, color="k", ls="--", lw=1)
-lateral.set_xlabel("lateral frequency (cycles/µm)")
-axial.set_xlabel("axial frequency (cycles/µm)")
-lateral.set_ylabel("power")
-axial.legend(fontsize=8)
+# rings and over axial planes (the mean removed). Deconvolution removes the background
+# and so changes the contrast of everything: each estimate is scaled so that its power
+# at the lowest lateral frequencies, which the blur leaves almost untouched, matches the
+# image's, and what remains is the gain the method brought at each frequency.
+#
+# At this sampling the model's OTF support reaches the grid's Nyquist frequency, so it
+# cannot separate signal from noise. The image's own spectrum can: it falls until it
+# meets the flat floor of the noise (white, the same at every frequency). Take the floor
+# as the median power over the highest fifth of frequencies, and the *signal band* as
+# the frequencies where the image's power is still above twice the floor (the dashed
+# lines).
+raw = {name: radial_spectra(volume, spacing) for name, volume in panels}
+lowest = slice(1, 4)
+spectra = {}
+for name, spectrum in raw.items():
+    factor = np.median(raw["image"].lateral[lowest] / np.maximum(spectrum.lateral[lowest],
+                                                                 1e-30))
+    spectra[name] = {"lateral": spectrum.lateral * factor, "axial": spectrum.axial * factor}
+frequencies = {"lateral": raw["image"].lateral_frequency, "axial": raw["image"].axial_frequency}
+bands = {}
+for axis, frequency in frequencies.items():
+    reference = spectra["image"][axis]
+    floor = np.median(reference[frequency >= 0.8 * frequency.max()])
+    bands[axis] = frequency[np.nonzero(reference > 2 * floor)[0].max()]
+
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
+for ax, (axis, frequency) in zip(axes, frequencies.items()):
+    for name, spectrum in spectra.items():
+        ax.semilogy(frequency[1:], spectrum[axis][1:], label=name)
+    ax.axvline(bands[axis], color="k", ls="--", lw=1)
+    ax.set_xlabel(f"{axis} frequency (cycles/µm)")
+axes[0].set_ylabel("power")
+axes[1].legend(fontsize=8)
 plt.show()
 
 # %%
 # A number per method: power gained in the signal band, and in the noise
 # -----------------------------------------------------------------------
-# At this sampling the model's OTF support reaches the grid's Nyquist frequency, so it
-# cannot separate signal from noise. The image's own spectrum can: it falls until it
-# meets the flat floor of the noise (white, the same at every frequency). Take the floor
-# as the median power over the highest fifth of frequencies, the *signal band* as the
-# frequencies where the image's power is still above twice the floor, and compare each
-# estimate's power to the image's in the upper half of that band (where the blur
-# attenuates most) and beyond it (noise only). A useful deconvolution raises the first
-# well above 1 and keeps the second low.
+# Each estimate's power over the image's, averaged over the upper half of the signal
+# band (where the blur attenuates most) and beyond it (noise only). A useful
+# deconvolution raises the first well above 1 and keeps the second low.
 print(f"{'axis':<9}{'method':<8}{'band (cycles/µm)':>17}{'gain in band':>14}"
       f"{'gain in noise':>15}")
-for axis in ("lateral", "axial"):
-    frequency = getattr(spectra["image"], f"{axis}_frequency")
-    reference = getattr(spectra["image"], axis)
-    floor = np.median(reference[frequency >= 0.8 * frequency.max()])
-    band = frequency[np.nonzero(reference > 2 * floor)[0].max()]
-    upper = (frequency > 0.5 * band) & (frequency <= band)
-    noise = frequency > band
+for axis, frequency in frequencies.items():
+    upper = (frequency > 0.5 * bands[axis]) & (frequency <= bands[axis])
+    noise = frequency > bands[axis]
     for name, spectrum in spectra.items():
         if name == "image":
             continue
-        ratio = getattr(spectrum, axis) / reference
-        print(f"{axis:<9}{name:<8}{band:>17.2f}{np.mean(ratio[upper]):>14.2f}"
+        ratio = spectrum[axis] / spectra["image"][axis]
+        print(f"{axis:<9}{name:<8}{bands[axis]:>17.2f}{np.mean(ratio[upper]):>14.2f}"
               f"{np.mean(ratio[noise]):>15.2f}")
 
 # %%
