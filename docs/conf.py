@@ -33,7 +33,10 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.md5", "**.ipynb_checkpoints",
-                    "gen_modules"]
+                    "gen_modules",
+                    # sphinx-gallery's timing summary of every gallery: kept out of the
+                    # glob of docs/*.md pages (auto_examples/ has its own)
+                    "sg_execution_times.rst"]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
