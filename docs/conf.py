@@ -23,6 +23,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    "sphinx-mathjax-offline",  # MathJax served from the build, so the pages work offline
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_parser",
