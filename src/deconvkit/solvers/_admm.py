@@ -19,6 +19,7 @@ from ._terms import (
     common_shape,
     operator_norm,
     problem_dtype,
+    reference_array,
     split_terms,
 )
 
@@ -234,6 +235,7 @@ class ADMM(Solver):
         parsed = split_terms(terms, self.name)
         self.shape = common_shape(parsed, self.name, shape)
         self.dtype = problem_dtype(parsed)
+        self._like = reference_array(parsed)
         parsed = [_split_crop_of_circulant(t) for t in parsed]
         missing = [t for t in parsed if not t.cost.proximable]
         if missing:

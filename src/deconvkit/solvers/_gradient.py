@@ -6,11 +6,12 @@ import math
 from typing import Any
 
 import numpy as np
+
 from ..backend import namespace
 
 from ..costs import Composition, Cost, ScaledCost, SumCost
 from ._engine import Solver
-from ._terms import common_shape, operator_norm, problem_dtype, split_terms
+from ._terms import common_shape, operator_norm, problem_dtype, reference_array, split_terms
 
 __all__ = ["GradientDescent", "ProximalGradient", "FISTA", "ProjectedGradient", "smooth_lipschitz"]
 
@@ -75,6 +76,7 @@ class GradientDescent(Solver):
         terms = split_terms(cost, self.name)
         self.shape = common_shape(terms, self.name, shape)
         self.dtype = problem_dtype(terms)
+        self._like = reference_array(terms)
         self.cost = _as_cost(cost, self.name, "cost")
         if not self.cost.smooth:
             raise TypeError(
@@ -111,7 +113,7 @@ class GradientDescent(Solver):
             g += x
             return g
         fx = self._value(x)
-        g_norm2 = float(np.vdot(g.ravel(), g.ravel()).real)
+        g_norm2 = float(namespace(g).vdot(g.ravel(), g.ravel()).real)
         t = self._t * 2.0
         for _ in range(60):
             candidate = x - x.dtype.type(t) * g
@@ -171,6 +173,7 @@ class ProximalGradient(Solver):
         extra = [] if nonsmooth is None else split_terms(nonsmooth, self.name)
         self.shape = common_shape(terms + extra, self.name, shape)
         self.dtype = problem_dtype(terms + extra)
+        self._like = reference_array(terms + extra)
         self.smooth = _as_cost(smooth, self.name, "smooth")
         if not self.smooth.smooth:
             raise TypeError(

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import namespace, zeros
 from ..costs import Cost, SumCost
 from ._engine import Solver
 from ._gradient import smooth_lipschitz
-from ._terms import Term, common_shape, operator_norm, problem_dtype, split_terms
+from ._terms import Term, common_shape, operator_norm, problem_dtype, reference_array, split_terms
 
 __all__ = ["ChambollePock", "CondatVu"]
 
@@ -34,6 +35,7 @@ class _PrimalDual(Solver):
         extra = [] if primal is None else split_terms(primal, self.name)
         self.shape = common_shape(parsed + extra, self.name, shape)
         self.dtype = problem_dtype(parsed + extra)
+        self._like = reference_array(parsed + extra)
         if primal is not None:
             if len(extra) != 1 or extra[0].op is not None or not primal.proximable:
                 raise TypeError(
@@ -102,7 +104,7 @@ class _PrimalDual(Solver):
 
     # -- the iteration -------------------------------------------------------
     def _start(self, x0):
-        self._p = [np.zeros(t.op.dimsd if t.op is not None else self.shape, dtype=x0.dtype)
+        self._p = [zeros(t.op.dimsd if t.op is not None else self.shape, dtype=x0.dtype, like=x0)
                    for t in self.dual_terms]
         self._kx = [t.forward(x0) for t in self.dual_terms]
         self._kx_of = x0
@@ -117,7 +119,7 @@ class _PrimalDual(Solver):
         if self.smooth is not None:
             g = self.smooth.grad(x)
             out = g if out is None else out.__iadd__(g)
-        return out if out is not None else np.zeros_like(x)
+        return out if out is not None else namespace(x).zeros_like(x)
 
     def _iterate(self, x):
         step = self._gradient_part(x)

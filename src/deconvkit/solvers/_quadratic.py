@@ -5,15 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from ..backend import namespace
+from ..backend import namespace, zeros
 
 from ..operators import Identity
-from ._terms import Term, apply, apply_adjoint, common_shape, problem_dtype, split_terms
+from ._terms import (
+    Term,
+    apply,
+    apply_adjoint,
+    common_shape,
+    problem_dtype,
+    reference_array,
+    split_terms,
+)
 
 __all__ = ["solve_quadratic", "quadratic_form"]
 
 
-def quadratic_form(term: Term, shape: tuple[int, ...], dtype: Any) -> tuple[float, Any]:
+def quadratic_form(term: Term, shape: tuple[int, ...], dtype: Any,
+                   like: Any = None) -> tuple[float, Any]:
     r"""``(a, y)`` such that the term's cost is :math:`\tfrac a2\|v - y\|^2` + const.
 
     Found from two gradients (at 0 and at 1), so it works for any isotropic
@@ -26,8 +35,7 @@ def quadratic_form(term: Term, shape: tuple[int, ...], dtype: Any) -> tuple[floa
             f"{term!r} is not even smooth: use ADMM, ChambollePock or FISTA"
         )
     vshape = tuple(term.op.dimsd) if term.op is not None else (cost.shape or shape)
-    xp = np
-    probe = xp.zeros(vshape, dtype=dtype)
+    probe = zeros(vshape, dtype=dtype, like=reference_array([term]) if like is None else like)
     g0 = cost.grad(probe)
 
     def spread(step: float) -> tuple[float, float]:
@@ -82,6 +90,7 @@ def solve_quadratic(terms: Any, shape: Any = None) -> Any:
     parsed = split_terms(terms, "solve_quadratic")
     x_shape = common_shape(parsed, "solve_quadratic", shape)
     dtype = problem_dtype(parsed)
+    reference = reference_array(parsed)
     normal, rhs = None, None
     for term in parsed:
         op = term.op
@@ -90,7 +99,7 @@ def solve_quadratic(terms: Any, shape: Any = None) -> Any:
                 f"solve_quadratic needs circulant operators; {op!r} in {term!r} is not "
                 "(e.g. a crop): use ADMM (it splits the crop off) or ConjugateGradientSolve"
             )
-        a, y = quadratic_form(term, x_shape, dtype)
+        a, y = quadratic_form(term, x_shape, dtype, like=reference)
         part = a * (Identity(x_shape, dtype=dtype) if op is None else op.H @ op)
         normal = part if normal is None else normal + part
         del part  # the running sum holds the combined transfer function

@@ -12,7 +12,8 @@ from ..backend import namespace
 from ..costs import Composition, Cost, ScaledCost, SumCost
 from ..operators import Identity
 
-__all__ = ["Term", "split_terms", "common_shape", "operator_norm", "apply", "apply_adjoint"]
+__all__ = ["Term", "split_terms", "common_shape", "operator_norm", "apply", "apply_adjoint",
+           "reference_array"]
 
 
 def apply(op: LinearOperator, x: Any) -> Any:
@@ -114,6 +115,18 @@ def common_shape(terms: list[Term], solver: str, shape: Any = None) -> tuple[int
             "NonNegative()): compose one with an operator or pass shape="
         )
     return shapes.pop()
+
+
+def reference_array(terms: list[Term]) -> Any:
+    """A data term's array (its ``y``), so that a solver allocates on the data's backend."""
+    for term in terms:
+        cost = term.cost
+        while cost is not None:
+            y = getattr(cost, "y", None)
+            if y is not None:
+                return y
+            cost = getattr(cost, "cost", None)
+    return None
 
 
 def problem_dtype(terms: list[Term]) -> np.dtype:
