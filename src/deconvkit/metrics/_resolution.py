@@ -47,14 +47,16 @@ spectrum):
 .. math:: T_{1/2}(n) = \frac{0.2071 + 1.9102/\sqrt{n}}{1.2071 + 0.9102/\sqrt{n}} .
 
 **Reading.** The crossing :math:`k_c` is the first frequency where the curve falls
-below the threshold (linear interpolation between shells); the resolution is
+below the threshold after having been above it (linear interpolation between shells;
+the half-bit threshold starts near 1 on the first, smallest shells); the resolution is
 :math:`1/k_c` µm, with ``status="measured"``. When the curve stays above the
 threshold to :math:`k_{max}`: ``status="sampling-limited"`` and the resolution is
 the sampling limit :math:`1/k_{max}` (:math:`2\Delta`): the data resolve at least
-that. When no shell before the crossing is correlated beyond noise — the
+that. A shared signal is strongest at the lowest frequencies, so the curve must be
+above the threshold by its third shell, and beyond noise somewhere above it — the
 correlation of independent noise has standard deviation :math:`1/\sqrt{n_m}`, so
-we ask for :math:`\mathrm{FSC} > 3/\sqrt{n_m}` in at least one shell — the images
-share no signal: ``status="uncorrelated"`` and the resolution is NaN. Two
+we ask for :math:`\mathrm{FSC} > 3/\sqrt{n_m}` in one shell before the crossing;
+otherwise the images share no signal: ``status="uncorrelated"``, resolution NaN. Two
 independent noise images give that; two identical images, ``"sampling-limited"``.
 
 **Checkerboard.** Each plane's pixels split into :math:`(2i, 2j)` / :math:`(2i+1, 2j+1)`
@@ -139,10 +141,15 @@ DIRECTIONS = ("lateral", "axial")
 MIN_SIZE = 8
 #: Default half-angles (degrees) of the lateral wedge and the axial cone.
 LATERAL_ANGLE, AXIAL_ANGLE = 10.0, 45.0
+#: A shared signal must lift the curve above the threshold within the first shells.
+FIRST_SHELLS = 3
 #: Default Tukey window fraction (0 disables the window).
 WINDOW = 0.25
 #: Koho et al.'s checkerboard correction c(x) = a exp(c (x - b)) + d (miplib).
 KOHO_CORRECTION = (0.95988146, 0.97979108, 13.90441896, 0.55146136)
+#: Checkerboard: a raw lateral crossing beyond this fraction of the sub-images' sampling
+#: limit means they undersample the image (the fitted correction then extrapolates).
+UNDERSAMPLED = 0.85
 #: Decorrelation: significance of a peak over the curve after it, least amplitude,
 #: smallest high-pass width (sampling steps) - the authors' values.
 PEAK_MARGIN, PEAK_AMPLITUDE, HIGHPASS_MIN = 0.001, 0.05, 0.15
@@ -310,7 +317,7 @@ def _draw(ax: Any, curve: ResolutionCurve, method: str, threshold: str | None) -
     ax.set_xlabel("spatial frequency (1/µm)")
     ax.set_title(f"{curve.direction}: {curve.describe()}", fontsize="medium")
     ax.set_ylim(-0.2 if curve.highpass is None else 0, 1.05)
-    ax.legend(fontsize="small", loc="upper right")
+    ax.legend(fontsize="small", loc="best")
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -381,8 +388,7 @@ def half_bit_threshold(counts: Any) -> np.ndarray:
         The threshold per shell (1 where a shell is empty).
     """
     n = np.asarray(counts, dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        root = 1.0 / np.sqrt(n)
+    root = 1.0 / np.sqrt(np.maximum(n, 1.0))
     value = (0.2071 + 1.9102 * root) / (1.2071 + 0.9102 * root)
     return np.where(n > 0, value, 1.0)
 
@@ -543,10 +549,12 @@ def _read_curve(direction: str, frequency: np.ndarray, correlation: np.ndarray,
     frequency, correlation = frequency[keep], correlation[keep]
     threshold, counts = threshold[keep], counts[keep]
     scale = scale or (lambda k: k)
-    below = correlation < threshold
-    first = int(np.argmax(below)) if below.any() else len(correlation)
-    noise = 3.0 / np.sqrt(counts[:first])
-    if first == 0 or not bool(np.any(correlation[:first] > noise)):
+    above = correlation >= threshold
+    start = int(np.argmax(above))  # a curve may start below a half-bit threshold (few voxels)
+    fall = np.flatnonzero(~above[start:])
+    first = start + int(fall[0]) if fall.size else len(correlation)
+    noise = 3.0 / np.sqrt(counts[start:first])
+    if not above[:FIRST_SHELLS].any() or not bool(np.any(correlation[start:first] > noise)):
         status, crossing = "uncorrelated", float("nan")
     elif first == len(correlation):
         status, crossing = "sampling-limited", float(k_max)
@@ -677,6 +685,16 @@ def checkerboard_frc(image: Any, spacing: float | Sequence[float], *,
     scale = _koho_scale(full_limit / 2) if correction else None
     limits = {"lateral": full_limit} if correction else None
     curves = _fsc_curves(pairs, sub, wanted, name, lateral_angle, axial_angle, scale, limits)
+    lateral = curves.get("lateral")
+    if lateral is not None and lateral.status != "uncorrelated":
+        grid = np.linspace(0, 1, 1001)
+        raw = grid if scale is None else scale(grid * full_limit / 2) / (full_limit / 2)
+        fraction = float(np.interp(lateral.crossing / (full_limit / 2), raw, grid))
+        if fraction >= UNDERSAMPLED:
+            notes.append(f"the lateral crossing lies at {fraction:.0%} of the sub-images' sampling "
+                         f"limit: they undersample the image's detail and the checkerboard "
+                         f"figure is unreliable; it needs pixels of about a quarter of the "
+                         f"resolution or finer (use thinning or two images)")
     return Resolution("checkerboard", spacing, (nz, ny, nx), name, curves, tuple(notes))
 
 
