@@ -12,6 +12,7 @@ import deconvkit as dk
 from deconvkit import backend
 from deconvkit.metrics import (
     Resolution,
+    _resolution,
     checkerboard_frc,
     decorrelation,
     estimate_resolution,
@@ -19,7 +20,6 @@ from deconvkit.metrics import (
     half_bit_threshold,
     thinning_frc,
 )
-from deconvkit.metrics import _resolution
 from deconvkit.operators import extended_shape
 
 SPACING = (0.25, 0.1, 0.1)
