@@ -83,7 +83,8 @@ def _options(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         options["threshold"] = args.threshold
     given = [f"--{name}" for name in ("gain", "offset", "seed") if getattr(args, name) is not None]
     if given and method != "thinning":
-        raise CLIError(f"{', '.join(given)} only apply to --method thinning", EXIT_USAGE)
+        raise CLIError(f"{' '.join(given)}: only --method thinning takes --gain, --offset and "
+                       f"--seed", EXIT_USAGE)
     if method == "thinning":
         options.update(gain=1.0 if args.gain is None else args.gain,
                        offset=0.0 if args.offset is None else args.offset,

@@ -76,7 +76,7 @@ their FSC is read as above (the figure of a half-dose image: slightly
 pessimistic). Read noise, gain or offset errors break the independence.
 
 **Decorrelation.** With :math:`\hat I = F/|F|` (normalized spectrum), :math:`F` the
-spectrum of the standardized image, :math:`H_g` a Gaussian high-pass and
+spectrum of the (mean-subtracted, windowed) image, :math:`H_g` a Gaussian high-pass and
 :math:`\rho = |k|/k_{max}`,
 
 .. math:: d_g(r) = \frac{\sum_{\rho < r} \operatorname{Re}(H_g F\,\hat I^*)}
@@ -84,15 +84,31 @@ spectrum of the standardized image, :math:`H_g` a Gaussian high-pass and
         = \frac{\sum_{\rho < r} H_g |F|}{\sqrt{\sum_{\rho<1} H_g^2 |F|^2}\; \sqrt{N(\rho < r)}},
 
 :math:`H_g(\rho) = 1 - e^{-\pi^2 g^2 \rho^2 / 2}` (an image minus its Gaussian blur
-of :math:`g` sampling steps), :math:`H = 1` for :math:`d_0`. Each curve's last local
-maximum :math:`(r_g, A_g)` that stands 0.001 above the curve after it is a
-candidate; :math:`g` runs geometrically from :math:`2/r_0` to 0.15; candidates with
+of :math:`g` sampling steps), :math:`H = 1` for :math:`d_0`. Each curve's peak
+:math:`(r_g, A_g)` is a candidate: its maximum or, while that is the last sample, the
+highest earlier sample that stands 0.001 above the rest of the curve (the authors'
+rule); :math:`g` runs geometrically from :math:`2/r_0` to 0.15; candidates with
 :math:`A_g \ge 0.05` count, and :math:`k_c = k_{max} \max_g r_g`, resolution
 :math:`1/k_c`. Since :math:`H_g` is radial, every curve is a cumulative sum of one
 radial histogram of :math:`|F|` (one FFT for all curves), so a dense single pass
 (``n_radii`` radii, ``n_highpass`` filters) replaces the two-pass refinement of
 the authors' code. No candidate: ``"uncorrelated"`` (a white spectrum: pure noise,
 or an image with no blur at all, which one image cannot tell apart).
+
+**Limits.** These figures are the highest frequency at which the data hold signal
+above noise, not a PSF width: they depend on the photon count and on the object
+(sparse bright structure reaches the optical cutoff :math:`\lambda/(2\mathrm{NA})`,
+dim or smooth content stops short of it). The window (and the field's edges) leak a
+little of the strong low-frequency power to every frequency; at high SNR that leak
+is shared by both images and can carry the crossing beyond the optical cutoff —
+``window=1`` (Hann) leaks far less, at the price of a noisier curve. In a widefield
+stack the same leak along :math:`k_z` of the in-focus signal fills the missing cone,
+so axial figures come out well below the axial FWHM: read them as the axial extent
+of the sampled signal. The checkerboard needs noise independent from pixel to pixel
+(a raw image: not deconvolved, interpolated or filtered) and pixels of about
+:math:`\lambda/(8\mathrm{NA})` or finer, else its sub-images undersample the image
+and the fitted correction extrapolates (a note says so). See ``docs/resolution.md``
+for the measured figures.
 
 Inputs are ZYX (or YX) arrays, NumPy or CuPy (the array module comes from
 :func:`deconvkit.backend.namespace`); spacing ``(dz, dy, dx)`` in µm. Bad input —
