@@ -291,6 +291,7 @@ def test_a_direction_along_a_one_voxel_axis_is_refused():
     (lambda a: frc(a, a + 0j, SPACING), "complex"),
     (lambda a: frc(a, a, SPACING, threshold="3-sigma"), "threshold must be one of 1/7, half-bit"),
     (lambda a: frc(a, a, (0.1, -1, 0.1)), "spacing must be positive"),
+    (lambda a: frc(a, a, (0.1, 0.1)), r"a stack of 16 planes needs the spacing \(dz, dy, dx\)"),
     (lambda a: frc(a, a, SPACING, directions="diagonal"), "directions must be among"),
     (lambda a: frc(a, a, SPACING, window=2), "Tukey fraction"),
     (lambda a: thinning_frc(a * 1e-3, SPACING), "no photon counts"),

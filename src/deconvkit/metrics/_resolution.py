@@ -217,7 +217,7 @@ class ResolutionCurve:
     peaks: np.ndarray | None = None
 
     def describe(self) -> str:
-        """``0.245 µm``, ``≤ 0.200 µm (sampling limit)`` or ``no correlation``."""
+        """``0.245 µm``, ``0.200 µm or finer (the sampling limit)`` or ``none: ...``."""
         if self.status == "uncorrelated":
             return "none: no correlation above noise"
         if self.status == "sampling-limited":
@@ -323,7 +323,7 @@ def _draw(ax: Any, curve: ResolutionCurve, method: str, threshold: str | None) -
         ax.set_ylabel("decorrelation")
     else:
         ax.plot(curve.frequency, curve.correlation, color="tab:blue", lw=1.5,
-                label="FRC" if method != "frc" else "FSC/FRC")
+                label="FRC/FSC" if method == "frc" else f"FRC/FSC ({method})")
         ax.plot(curve.frequency, curve.threshold, "--", color="tab:red",
                 label=f"threshold {threshold}")
         ax.axhline(0, color="0.8", lw=0.7)
@@ -368,8 +368,11 @@ def _check_image(image: Any, what: str) -> Any:
     return array
 
 
-def _check_spacing(spacing: Any, ndim: int) -> tuple[float, float, float]:
+def _check_spacing(spacing: Any, shape: tuple[int, ...]) -> tuple[float, float, float]:
     values = (spacing,) * 3 if np.isscalar(spacing) else tuple(spacing)
+    if len(values) == 2 and shape[0] > 1:
+        raise ValueError(f"a stack of {shape[0]} planes needs the spacing (dz, dy, dx) in µm; "
+                         f"got {spacing!r}")
     if len(values) == 2:
         values = (1.0, *values)
     if len(values) != 3 or not all(isinstance(v, (int, float, np.number)) and
@@ -649,7 +652,7 @@ def frc(image1: Any, image2: Any, spacing: float | Sequence[float], *,
     if first.shape != second.shape:
         raise ValueError(f"the images differ in shape, {tuple(np.shape(image1))} and "
                          f"{tuple(np.shape(image2))}: crop them to the same field first")
-    spacing = _check_spacing(spacing, first.ndim)
+    spacing = _check_spacing(spacing, first.shape)
     name = _threshold_name(threshold)
     wanted, notes = _directions(directions, first.shape)
     pair = (_prepare(first, window), _prepare(second.astype(first.dtype), window))
@@ -689,7 +692,7 @@ def checkerboard_frc(image: Any, spacing: float | Sequence[float], *,
     Resolution
     """
     array = _check_image(image, "the image")
-    spacing = _check_spacing(spacing, array.ndim)
+    spacing = _check_spacing(spacing, array.shape)
     name = _threshold_name(threshold)
     nz, ny, nx = array.shape
     wanted, notes = _directions(directions, array.shape, (nz, ny // 2, nx // 2))
@@ -751,7 +754,7 @@ def thinning_frc(image: Any, spacing: float | Sequence[float], *, gain: float = 
     Resolution
     """
     array = _check_image(image, "the image")
-    spacing = _check_spacing(spacing, array.ndim)
+    spacing = _check_spacing(spacing, array.shape)
     if not (math.isfinite(gain) and gain > 0) or not math.isfinite(offset):
         raise ValueError(f"gain must be positive and offset finite (ADU per photon, ADU); got "
                          f"gain={gain!r}, offset={offset!r}")
@@ -866,7 +869,7 @@ def decorrelation(image: Any, spacing: float | Sequence[float], *,
         high-passed curves in ``highpass`` and the candidates in ``peaks``.
     """
     array = _check_image(image, "the image")
-    spacing = _check_spacing(spacing, array.ndim)
+    spacing = _check_spacing(spacing, array.shape)
     if int(n_radii) < 30 or int(n_highpass) < 10:
         raise ValueError(f"decorrelation needs n_radii >= 30 and n_highpass >= 10; got "
                          f"{n_radii} and {n_highpass}")
