@@ -62,7 +62,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``deconvkit`` command, with every subcommand."""
-    from . import _compare, _deconvolve, _info, _methods, _psf
+    from . import _compare, _deconvolve, _info, _methods, _psf, _resolution
 
     parser = argparse.ArgumentParser(
         prog="deconvkit", description="3D deconvolution microscopy from the command line.",
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     _methods.add_parser(subparsers, parent)
     _info.add_parser(subparsers, parent)
     _compare.add_parser(subparsers, parent)
+    _resolution.add_parser(subparsers, parent)
     return parser
 
 
