@@ -131,6 +131,9 @@ def create_zarr(path: str | os.PathLike[str], shape: tuple[int, ...], *, axes: s
     import zarr
 
     path = Path(path).expanduser()
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {path.parent}; create it first "
+                                "or choose another output")
     building = partial_path(path)
     axes = check_axes(axes)
     if len(axes) != len(shape):

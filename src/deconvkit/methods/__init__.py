@@ -129,7 +129,7 @@ def run(
 def deconvolve(image: Any, psf: Any, method: str = "rl", *, tile_shape: Any = None,
                overlap: Any = None, memory: int | None = None, scheduler: Any = None,
                workers: int | None = None, output: Any = None, resume: bool = False,
-               progress: bool = False, **params: Any) -> Any:
+               progress: bool = False, concurrent: int | None = None, **params: Any) -> Any:
     r"""Deconvolve ``image`` (ZYX) by ``psf`` with a method of the catalogue.
 
     The one-call entry point. The problem is prepared the same way for every
@@ -172,6 +172,8 @@ def deconvolve(image: Any, psf: Any, method: str = "rl", *, tile_shape: Any = No
         plan finished.
     progress : bool
         A progress bar over the tiles.
+    concurrent : int, optional
+        Tiles solved at once by dask's local threads (default: the cores).
     **params
         The method's parameters (e.g. ``max_iter=100``, ``lam=0.01``), the
         common ones (``boundary``, ``background``, ``spacing``, ``stop``) and
@@ -205,7 +207,8 @@ def deconvolve(image: Any, psf: Any, method: str = "rl", *, tile_shape: Any = No
     chosen = plan(image, psf, method, **params)
     layout = tiling(chosen, "auto" if tile_shape is None else tile_shape, overlap, memory)
     return solve_tiled(chosen, image, layout, output=output, scheduler=scheduler,
-                       workers=workers, resume=resume, progress=progress)
+                       workers=workers, resume=resume, progress=progress,
+                       concurrent=concurrent)
 
 
 def describe(method: str | None = None) -> str:

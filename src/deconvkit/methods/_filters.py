@@ -14,6 +14,8 @@ mirror-filled (``"reflect"``).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..backend import namespace
@@ -62,11 +64,16 @@ def inverse_filter(problem: Problem, lam: float, regularizer: str = "identity") 
 )
 def _nif(problem: Problem, epsilon: float) -> np.ndarray:
     inverse = problem.blur.inv(floor=epsilon)
-    kept = float(namespace(inverse.transfer_function).count_nonzero(inverse.transfer_function))
+    transfer = inverse.transfer_function
+    kept = int(namespace(transfer).count_nonzero(transfer))
     if kept == 0:
         raise ValueError(
             f"nif: every |OTF| is at or below epsilon={epsilon:g}, so the filter keeps no "
             "frequency and the result would be 0: use a smaller epsilon (0.01-0.1)")
+    if kept < 1e-3 * transfer.size:
+        warnings.warn(
+            f"nif: epsilon={epsilon:g} keeps {kept} of {transfer.size} frequencies, so the "
+            "result is nearly flat: use a smaller epsilon (0.01-0.1)", stacklevel=2)
     return inverse @ data_minus_background(problem)
 
 

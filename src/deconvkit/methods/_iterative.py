@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..costs import NonNegative
-from ..operators import otf_masked_wiener, wiener_butterworth
+from ..operators import wiener_butterworth
 from ..solvers import (
     ADMM,
     ChambollePock,
@@ -190,25 +190,6 @@ def _richardson_lucy_wb(problem: Problem, alpha: float, beta: float | None, orde
                         clip_negative: bool):
     back = wiener_butterworth(problem.psf, problem.shape, alpha=alpha, beta=beta, order=order)
     return RichardsonLucy(poisson_term(problem, clip_negative, "rl-wb"), back_projector=back,
-                          start_level=problem.constants.flat_level)
-
-
-@register(
-    "rl-omw",
-    "Richardson–Lucy with the OTF-masked Wiener back projector (PetaKit5D)",
-    model="Poisson", regularization="early stopping (few iterations)",
-    solver="RichardsonLucy (unmatched back projector)", iterative=True,
-    parameters=(Parameter("alpha", float, 0.005,
-                          "Wiener parameter α of the back projector (relative to max|OTF|² = 1)",
-                          range=(0.0, 1.0), open=(True, False)),
-                Parameter("support", float, 0.9,
-                          "fraction of the OTF's total magnitude that defines its support",
-                          range=(0.0, 1.0), open=(True, False))),
-    aliases=("omw",), arrays=6, max_iter=3,
-)
-def _richardson_lucy_omw(problem: Problem, alpha: float, support: float, clip_negative: bool):
-    back = otf_masked_wiener(problem.psf, problem.shape, alpha=alpha, support=support)
-    return RichardsonLucy(poisson_term(problem, clip_negative, "rl-omw"), back_projector=back,
                           start_level=problem.constants.flat_level)
 
 

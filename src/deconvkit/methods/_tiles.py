@@ -12,8 +12,9 @@ practice the dependence falls off within about the PSF's half-size. The
 default halo along each axis is the half-width of the centred window that
 holds 99 % of the PSF's projected energy along that axis (a widefield PSF's
 energy is spread evenly along z, so its axial halo is about half its depth),
-at least 4 voxels; ``benchmarks/bench_tiles.py`` measures the seam error
-against the overlap (docs/tiles.md).
+at least 4 voxels, and twice that for the closed-form filters, whose inverse
+kernels reach further than the PSF; ``benchmarks/bench_tiles.py`` measures
+the seam error against the overlap (docs/tiles.md).
 
 **Seams.** Each core is cropped from its own solution (no blending): with the
 default halo the cropped tiles agree with the untiled result to well under a
@@ -61,9 +62,10 @@ MIN_HALO = 4
 PROGRESS_KEY = "deconvkit_tiles"
 
 
-def default_overlap(psf: np.ndarray, fraction: float = HALO_ENERGY) -> tuple[int, ...]:
-    """The halo per axis: half-width of the centred window holding ``fraction`` of the
-    PSF's projected energy along that axis, at least :data:`MIN_HALO` voxels."""
+def default_overlap(psf: np.ndarray, fraction: float = HALO_ENERGY,
+                    scale: float = 1.0) -> tuple[int, ...]:
+    """The halo per axis: ``scale`` times the half-width of the centred window holding
+    ``fraction`` of the PSF's projected energy along that axis, at least :data:`MIN_HALO`."""
     halo = []
     total = float(psf.sum())
     for axis, n in enumerate(psf.shape):
@@ -73,7 +75,7 @@ def default_overlap(psf: np.ndarray, fraction: float = HALO_ENERGY) -> tuple[int
         while radius < n and float(profile[max(0, centre - radius):centre + radius + 1].sum()) \
                 < fraction:
             radius += 1
-        halo.append(max(MIN_HALO, radius))
+        halo.append(int(math.ceil(scale * max(MIN_HALO, radius))))
     return tuple(halo)
 
 
@@ -177,7 +179,7 @@ def tiling(plan: Plan, tile_shape: Any = "auto", overlap: Any = None,
     """The :class:`Tiling` of the plan's volume (checks the tile shape and the overlap)."""
     ndim = len(plan.image_shape)
     if overlap is None:
-        halo = default_overlap(plan.psf)
+        halo = default_overlap(plan.psf, scale=1.0 if plan.method.iterative else 2.0)
     else:
         halo = _check_shape(overlap, ndim, "the overlap", 0)
     if isinstance(tile_shape, str):

@@ -10,7 +10,7 @@ exactly with ``inv()`` / ``solve(y)``.
 
 from ..backend import fft_workers, rfft_shape
 from ._base import Adjoint, Operator, Product, Scaled, Sum
-from ._backprojectors import fwhm_voxels, otf_masked_wiener, wiener_butterworth
+from ._backprojectors import fwhm_voxels, wiener_butterworth
 from ._circulant import Circulant
 from ._convolution import Blur, extended_shape, fast_shape
 from ._crop import Crop, Pad
@@ -38,6 +38,5 @@ __all__ = [
     "extended_shape",
     "rfft_shape",
     "wiener_butterworth",
-    "otf_masked_wiener",
     "fwhm_voxels",
 ]

@@ -92,7 +92,9 @@ class RichardsonLucy(Solver):
     alpha_max : float
         Cap of the extrapolation weight, in ``[0, 1)`` (default 0.95).
     floor : float
-        Relative floor of :math:`A^H 1` (default 1e-3).
+        Relative floor of :math:`A^H 1` (default 1e-3; 0.05 with a back projector,
+        whose :math:`B S^H 1` rings at the field's edge: measured on tiles, 1e-3
+        let the ringing voxels differ by 7 % between tiles, 0.05 by 3.6 %).
     track_objective : bool
         Record the negative log-likelihood (plus the regularizer): every
         ``objective_every`` recorded rows of :meth:`run` (10 by default: the
@@ -115,7 +117,7 @@ class RichardsonLucy(Solver):
 
     def __init__(self, data: Cost, regularizer: Cost | None = None,
                  acceleration: str | None = None, alpha_max: float = 0.95,
-                 floor: float = 1e-3, track_objective: bool = True,
+                 floor: float | None = None, track_objective: bool = True,
                  back_projector: Any = None, start_level: float | None = None) -> None:
         terms = split_terms(data, self.name)
         if len(terms) != 1:
@@ -135,6 +137,8 @@ class RichardsonLucy(Solver):
             raise ValueError(f"acceleration must be one of {ACCELERATIONS}, got {acceleration!r}")
         if not 0 <= alpha_max < 1:
             raise ValueError(f"alpha_max must be in [0, 1), got {alpha_max!r}")
+        if floor is None:
+            floor = 1e-3 if back_projector is None else 0.05
         if not 0 <= floor < 1:
             raise ValueError(f"floor must be in [0, 1), got {floor!r}")
         self.data, self.poisson, self.op = data, cost, op
