@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import io
 from ..backend import available_memory
 
 from ..io._atomic import create_temporary, file_kind, fsync_file, move_into_place, name_max
@@ -216,9 +217,10 @@ def check_inputs(files: dict[str, Any]) -> None:
             if path is None:
                 continue
             path = Path(path).expanduser()
-            if path.is_dir():
+            if path.is_dir() and not (role == "image" and io.is_zarr(path)):
                 raise CLIError(f"the {role} {path} is a folder, not an image file: give the "
-                               f"path of a .tif")
+                               f"path of a .tif" + (" or an OME-Zarr store" if role == "image"
+                                                    else ""))
             if not path.exists():
                 raise CLIError(f"{role} file not found: {path} (looked in "
                                f"{path.absolute().parent}); check the path")
