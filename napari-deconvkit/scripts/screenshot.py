@@ -1,7 +1,7 @@
 """Screenshot of the deconvolution widget docked in napari, headless.
 
     cd napari-deconvkit
-    QT_QPA_PLATFORM=offscreen xvfb-run -a python scripts/screenshot.py ../docs/images/napari-widget.png
+    QT_QPA_PLATFORM=xcb xvfb-run -a python scripts/screenshot.py ../docs/images/napari-widget.png
 
 Opens the simulated widefield sample, docks the Deconvolve widget, runs RL
 (30 iterations, background 10) and saves the whole window
@@ -18,6 +18,7 @@ import napari
 from qtpy.QtWidgets import QApplication
 
 from napari_deconvkit import DeconvolutionWidget
+from napari_deconvkit._common import grid
 
 
 def main(out: str) -> None:
@@ -38,7 +39,7 @@ def main(out: str) -> None:
     if widget.panel.status.value.startswith("error"):
         raise SystemExit(widget.panel.status.value)
     viewer.layers["psf (born_wolf, NA 1.2, 0.52 µm)"].visible = False
-    viewer.grid.enabled = True
+    grid(viewer).enabled = True
     viewer.scale_bar.visible = True
     viewer.scale_bar.unit = "um"
     viewer.dims.set_point(0, viewer.layers[0].scale[0] * 12)  # the middle plane

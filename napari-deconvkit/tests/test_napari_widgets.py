@@ -12,7 +12,7 @@ import pytest
 import deconvkit as dk
 from napari_deconvkit import ComparisonWidget, DeconvolutionWidget, PSFWidget
 from napari_deconvkit import _engine
-from napari_deconvkit._common import NO_IMAGE
+from napari_deconvkit._common import NO_IMAGE, grid
 
 SPACING = (0.2, 0.1, 0.1)
 
@@ -239,7 +239,7 @@ def test_the_comparison_shows_methods_side_by_side(model, wait, arrangement, tin
         np.testing.assert_allclose(out.data[0], wif, rtol=1e-5, atol=1e-6)
     else:
         names = [layer.name for layer in model.layers]
-        assert names[-2:] == ["stack [wif]", "stack [rl, 3 it]"] and model.grid.enabled
+        assert names[-2:] == ["stack [wif]", "stack [rl, 3 it]"] and grid(model).enabled
         np.testing.assert_allclose(model.layers[-2].data, wif, rtol=1e-5, atol=1e-6)
 
 

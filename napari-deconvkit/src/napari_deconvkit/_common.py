@@ -14,7 +14,7 @@ from qtpy.QtCore import QObject, Signal
 from ._engine import Cancelled, InputError, Layout, axes_choices, guess_axes, layout
 from ._forms import PSF_MODELS, OptionalValue, ShapeInput, psf_model_form, psf_model_values
 
-__all__ = ["ImageInput", "PSFInput", "RunPanel", "connect_layer_events", "layer_kwargs",
+__all__ = ["ImageInput", "PSFInput", "RunPanel", "connect_layer_events", "grid", "layer_kwargs",
            "make_model_psf", "model_shape"]
 
 NO_IMAGE = ("no image layer: open a ZYX stack (File > Open) or a sample "
@@ -213,6 +213,12 @@ class PSFInput(widgets.Container):
             raise InputError(f"the PSF shape {shape} must have odd sizes (the focus at the "
                              "centre voxel)")
         return lambda: [make_model_psf(model, params, tuple(shape), spacing)] * lay.n_channels
+
+
+def grid(viewer: Any) -> Any:
+    """The viewer's grid settings: ``viewer.canvas.grid`` (napari >= 0.9) or ``viewer.grid``."""
+    canvas = getattr(viewer, "canvas", None)
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
 
 
 def layer_kwargs(source: Any, **extra: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from magicgui import widgets
 
 from deconvkit import methods
 
-from ._common import ImageInput, PSFInput, RunPanel, connect_layer_events, layer_kwargs
+from ._common import ImageInput, PSFInput, RunPanel, connect_layer_events, grid, layer_kwargs
 from ._engine import InputError, Job, Outcome, Progress, execute
 from ._forms import FILLED_BY_WIDGET, method_form, parameter_widget, values
 
@@ -130,7 +130,7 @@ class ComparisonWidget(widgets.Container):
                 for outcome, label, meta in zip(outcomes, labels, metas):
                     self.viewer.add_image(outcome.data, **layer_kwargs(
                         layer, name=f"{layer.name} [{label}]", metadata=meta))
-                self.viewer.grid.enabled = True
+                grid(self.viewer).enabled = True
                 return
             stack = np.stack([outcome.data for outcome in outcomes])
             kwargs = layer_kwargs(layer)
