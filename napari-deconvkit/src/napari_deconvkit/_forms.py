@@ -2,8 +2,10 @@
 
 * a method's parameters come from the registry
   (:func:`deconvkit.methods.available`, :class:`~deconvkit.methods.Parameter`):
-  a spin box with the parameter's range for a number, a combo box for choices,
-  a check box for a flag, a text field for anything else; the help is the tooltip;
+  a spin box with the parameter's range for a number (with a check box when it
+  may be None), a combo box for choices, a check box for a flag, a text field for
+  a string or anything else (read as a Python literal: ``0.0``, ``auto``,
+  ``(1, 2)``); the help is the tooltip;
 * a PSF model's parameters come from the model function's signature and
   numpydoc docstring (:mod:`deconvkit.psf`), with the ranges below.
 
@@ -156,7 +158,9 @@ def parameter_widget(p: Parameter) -> widgets.Widget:
         if guess is None:  # an optional number: start the box from a value inside the range
             guess = 1e-4 if (low or 0.0) <= 1e-4 <= (high if high is not None else 1.0) else low
         box = _float_box(float(guess), low, high)
-    else:
+    elif p.type is str:
+        return widgets.LineEdit(name=p.name, value=p.default or "", tooltip=tooltip)
+    else:  # any object (background: a number or 'auto'): read as a Python literal
         return LiteralInput(name=p.name, value="" if p.default is None else str(p.default),
                             tooltip=tooltip)
     if p.default is None:
