@@ -63,6 +63,8 @@ def run(
     record_every: int = 1,
     keep: str = "last",
     backend: str | None = None,
+    tile_shape: Any = None,
+    overlap: Any = None,
     **params: Any,
 ) -> Result:
     r"""Deconvolve ``image`` by ``method`` and return the full :class:`~deconvkit.solvers.Result`.
@@ -101,6 +103,10 @@ def run(
     backend : {"numpy", "cupy", "auto"}, optional
         Where to compute (default: where the image lives). A NumPy image
         solved with ``"cupy"`` comes back as a NumPy array.
+    tile_shape, overlap : optional
+        Solve in tiles with a halo (see :func:`deconvolve`); the result then has
+        no per-iteration history (the tiles run in parallel) and callbacks are
+        not called.
     **params
         The method's parameters and the common ones: ``boundary``
         (``"extended"`` default, ``"periodic"``, ``"reflect"``),
@@ -117,6 +123,18 @@ def run(
         ``parameters`` (the method's name and every parameter's value).
     """
     chosen = plan(image, psf, method, backend=backend, **params)
+    if tile_shape is not None or overlap is not None:
+        layout = tiling(chosen, "auto" if tile_shape is None else tile_shape, overlap)
+        x = solve_tiled(chosen, image, layout)
+        n_iter = chosen.max_iter or 0
+        return Result(x=x, history={"iteration": [n_iter]}, n_iter=n_iter,
+                      stop_reason=f"{len(layout)} tiles of "
+                                  f"{'x'.join(map(str, layout.tile_shape))}, each "
+                                  f"{n_iter} iterations" if chosen.method.iterative else
+                                  f"closed form, {len(layout)} tiles",
+                      solver=chosen.method.solver,
+                      parameters={**chosen.record, "tile_shape": layout.tile_shape,
+                                  "overlap": layout.overlap})
     result = chosen.solve(x0=x0, ground_truth=ground_truth, callbacks=callbacks,
                           progress=progress, record_every=record_every, keep=keep)
     home = backend_of(image)
