@@ -13,7 +13,10 @@ Models
     :func:`born_wolf` (scalar, aberration-free),
     :func:`gibson_lanni` (scalar, refractive-index mismatch),
     :func:`vectorial` (Richards-Wolf with the Gibson-Lanni aberration),
-    :func:`confocal` (excitation x pinhole-filtered emission).
+    :func:`confocal` (excitation x pinhole-filtered emission),
+    :func:`zernike` (a 2D pupil aberrated by Zernike modes in Noll order,
+    scalar or vectorial, on top of the index mismatch; :func:`zernike_polynomial`,
+    :func:`noll_to_nm`, :data:`NOLL_NAMES`).
 Focus
     :func:`focal_shift` (where a source behind an index mismatch is in focus:
     intensity maximum, paraxial, least-squares or marginal-ray formula).
@@ -35,8 +38,10 @@ from ._gaussian import gaussian, gaussian_widths
 from ._prepare import prepare
 from ._scalar import born_wolf, gibson_lanni
 from ._vectorial import vectorial
+from ._zernike import NOLL_NAMES, noll_to_nm, zernike, zernike_polynomial
 
 __all__ = [
+    "NOLL_NAMES",
     "BeadReport",
     "PSFDescription",
     "born_wolf",
@@ -50,4 +55,7 @@ __all__ = [
     "plot",
     "prepare",
     "vectorial",
+    "zernike",
+    "noll_to_nm",
+    "zernike_polynomial",
 ]
