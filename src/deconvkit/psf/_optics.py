@@ -340,7 +340,11 @@ def marginal_focus(optics: Optics) -> float:
 _FOCUS_STEPS_PER_DOF = 16
 
 
-def intensity_focus(optics: Optics, on_axis: Callable[[np.ndarray], np.ndarray]) -> float:
+def intensity_focus(
+    optics: Optics,
+    on_axis: Callable[[np.ndarray], np.ndarray],
+    guesses: tuple[float, ...] = (),
+) -> float:
     r"""Stage offset (µm) of the maximum of the on-axis intensity ``on_axis(z)``.
 
     The search runs on a grid of a sixteenth of the depth of field
@@ -348,13 +352,16 @@ def intensity_focus(optics: Optics, on_axis: Callable[[np.ndarray], np.ndarray])
     paraxial, least-squares and nominal foci widened by three depths of field,
     then refines the best grid point with a bounded Brent search (to 1e-5 µm).
     Without aberration (only a defocus, e.g. matched indices) it returns the
-    least-squares focus, which is then exact.
+    least-squares focus, which is then exact. ``guesses`` (µm) widen the span:
+    a caller whose ``on_axis`` holds more aberration than ``optics`` (a
+    Zernike pupil) must give them, and then no shortcut is taken.
     """
     balanced_focus, rms = least_squares_focus(optics, residual=True)
-    if rms < 1e-9 * optics.wavelength and optics.na <= min(optics.ns, optics.ng, optics.ng0):
+    unaberrated = rms < 1e-9 * optics.wavelength and optics.na <= min(optics.ns, optics.ng, optics.ng0)
+    if unaberrated and not guesses:
         return balanced_focus  # no aberration but defocus: the focus is exact
     dof = optics.wavelength / (optics.ni - np.sqrt(optics.ni**2 - optics.na**2))
-    guesses = (0.0, paraxial_focus(optics), balanced_focus)
+    guesses = (0.0, paraxial_focus(optics), balanced_focus, *guesses)
     low, high = min(guesses) - 3.0 * dof, max(guesses) + 3.0 * dof
     step = dof / _FOCUS_STEPS_PER_DOF
     grid = np.arange(low, high + step, step)
@@ -370,15 +377,21 @@ def intensity_focus(optics: Optics, on_axis: Callable[[np.ndarray], np.ndarray])
 
 
 def axial_origin_offset(
-    optics: Optics, axial_origin: str, on_axis: Callable[[np.ndarray], np.ndarray]
+    optics: Optics,
+    axial_origin: str,
+    on_axis: Callable[[np.ndarray], np.ndarray],
+    guesses: tuple[float, ...] = (),
 ) -> float:
-    """Stage offset :math:`z_0` (µm) of the centre plane for ``axial_origin`` (see the module notes)."""
+    """Stage offset :math:`z_0` (µm) of the centre plane for ``axial_origin`` (see the module notes).
+
+    ``guesses`` go to :func:`intensity_focus` (needed when ``on_axis`` holds
+    aberrations beyond ``optics``)."""
     if axial_origin == "nominal":
         return 0.0
     if axial_origin == "paraxial":
         return paraxial_focus(optics)
     if axial_origin == "focus":
-        return intensity_focus(optics, on_axis)
+        return intensity_focus(optics, on_axis, guesses)
     raise ValueError(
         f"axial_origin must be one of {AXIAL_ORIGINS}, got {axial_origin!r}: 'focus' centres "
         "the PSF where the source is in focus (for deconvolution)"

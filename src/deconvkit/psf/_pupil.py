@@ -73,6 +73,8 @@ _SAMPLING_MARGIN = 1.3
 _MIN_SAMPLES, _MAX_SAMPLES = 48, 512
 #: Complex values per block of planes (bounds the working memory to ~64 MiB per array).
 _BLOCK_VALUES = 4_000_000
+#: The per-plane defocus factors are kept when they hold at most this many values (256 MiB).
+_CACHED_DEFOCUS_VALUES = 16_000_000
 #: Below this many complex multiply-adds per transform, BLAS runs on one thread.
 _SERIAL_BLAS_WORK = 200_000_000
 
@@ -164,7 +166,7 @@ def _polarization_fields(optics: Optics, rho: np.ndarray, phi: np.ndarray) -> np
 
 
 class PupilModel:
-    """PSF of an aberrated pupil on a voxel grid, its VJP and Jacobian in Zernike coefficients.
+    r"""PSF of an aberrated pupil on a voxel grid, its VJP and Jacobian in Zernike coefficients.
 
     Parameters
     ----------
@@ -184,6 +186,10 @@ class PupilModel:
         Cells across the pupil diameter (default: :func:`choose_pupil_samples`).
     phase_slope : float
         Bound on the Zernike phase's slope (rad per unit ρ) for the default sampling.
+    axial_shift : bool
+        Append one parameter to ``c``: an axial shift :math:`\delta` (µm) of
+        the PSF, the exact defocus phase :math:`-k\,\delta\,c_{n_i}(q)` (a pure
+        translation along z, unlike the Zernike defocus at high NA).
     """
 
     def __init__(
@@ -198,6 +204,7 @@ class PupilModel:
         axial_offset: float = 0.0,
         pupil_samples: int | None = None,
         phase_slope: float = 0.0,
+        axial_shift: bool = False,
     ) -> None:
         if model not in ("scalar", "vectorial"):
             raise ValueError(f"model must be 'scalar' or 'vectorial', got {model!r}")
@@ -205,6 +212,8 @@ class PupilModel:
         self.shape = tuple(int(n) for n in shape)
         self.spacing = tuple(float(d) for d in spacing)
         self.modes = tuple(int(j) for j in modes)
+        self.axial_shift = bool(axial_shift)
+        self.n_parameters = len(self.modes) + int(self.axial_shift)
         self.oversample = int(oversample)
         self.axial_offset = float(axial_offset)
         s = self.oversample
@@ -255,7 +264,11 @@ class PupilModel:
             self._fields = np.ones((1, rho_c.size))
         else:
             self._fields = _polarization_fields(optics, rho_c, phi_c)
-        self.basis = np.stack([zernike_polynomial(j, rho_c, phi_c) for j in self.modes])
+        rows = [zernike_polynomial(j, rho_c, phi_c) for j in self.modes]
+        if self.axial_shift:
+            rows.append(-k * self._defocus_cosine)  # d(phase)/d(delta), rad per µm
+        self.basis = np.stack(rows)
+        self._defocus = None
         scale = -2j * np.pi * optics.na / optics.wavelength
         self._ey = np.exp(scale * np.outer(self.y, centres))  # (ny_s, n_p): rows are v
         self._ex = np.exp(scale * np.outer(self.x, centres))  # (nx_s, n_p): columns are u
@@ -263,9 +276,10 @@ class PupilModel:
     # -- pieces ---------------------------------------------------------------
     def _check(self, c: np.ndarray) -> np.ndarray:
         c = np.asarray(c, dtype=float).reshape(-1)
-        if c.size != len(self.modes):
+        if c.size != self.n_parameters:
+            shift = " and the axial shift" if self.axial_shift else ""
             raise ValueError(
-                f"{c.size} coefficients given for {len(self.modes)} modes {self.modes}"
+                f"{c.size} parameters given for {len(self.modes)} modes {self.modes}{shift}"
             )
         return c
 
@@ -283,8 +297,16 @@ class PupilModel:
 
     def _planes(self, base: np.ndarray, block: slice) -> np.ndarray:
         """Pupil values of the planes in ``block`` before the fields, (n_z, n_cells)."""
-        defocus = np.exp(-1j * self.optics.wavenumber * np.outer(self.z[block], self._defocus_cosine))
-        return defocus * base
+        if self._defocus is None:
+            cached = self.z.size * self._defocus_cosine.size <= _CACHED_DEFOCUS_VALUES
+            defocus = self._defocus_factors(slice(None) if cached else block)
+            if not cached:
+                return defocus * base
+            self._defocus = defocus
+        return self._defocus[block] * base
+
+    def _defocus_factors(self, block: slice) -> np.ndarray:
+        return np.exp(-1j * self.optics.wavenumber * np.outer(self.z[block], self._defocus_cosine))
 
     def _scatter(self, values: np.ndarray) -> np.ndarray:
         grid = np.zeros((values.shape[0], self.pupil_samples, self.pupil_samples), complex)
@@ -363,6 +385,26 @@ class PupilModel:
             out += amplitude.real**2 + amplitude.imag**2
         return out
 
+    def defocus_guess(self, c: np.ndarray) -> float:
+        r"""Stage offset (µm) of the least-squares focus of the Zernike phase (the shift left out).
+
+        The defocus :math:`\delta` minimizing the variance of
+        :math:`W - k\,\delta\,c_{n_i}(q)` over the pupil:
+        :math:`\delta = \operatorname{cov}(W, c_{n_i}) / (k \operatorname{var} c_{n_i})`,
+        a starting point for the search of the intensity focus.
+        """
+        c = self._check(c)
+        phase = c[: len(self.modes)] @ self.basis[: len(self.modes)]
+        weights = np.abs(self._weight) / np.abs(self._weight).sum()
+        cosine = self._defocus_cosine
+
+        def mean(values):
+            return float(weights @ values)
+
+        covariance = mean(phase * cosine) - mean(phase) * mean(cosine)
+        variance = mean(cosine * cosine) - mean(cosine) ** 2
+        return covariance / (self.optics.wavenumber * variance)
+
     def vjp(self, c: np.ndarray, cotangent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         r"""The PSF and :math:`\partial\langle G, h(c)\rangle/\partial c` for a cotangent ``G``.
 
@@ -406,15 +448,15 @@ class PupilModel:
         total = volume.sum()
         psf = volume / total
         base = self._pupil_base(c)
-        derivative = np.zeros((len(self.modes), self.z.size, self.y.size, self.x.size))
+        derivative = np.zeros((self.n_parameters, self.z.size, self.y.size, self.x.size))
         for block in self._blocks():
             planes = self._planes(base, block)
             for field in self._fields:
                 values = planes * field
                 amplitude = self._transform(self._scatter(values))
-                for index in range(len(self.modes)):
+                for index in range(self.n_parameters):
                     change = self._transform(self._scatter(1j * self.basis[index] * values))
                     derivative[index, block] += 2.0 * np.real(amplitude.conj() * change)
         binned = np.stack([self._bin(d) for d in derivative])
-        sums = binned.reshape(len(self.modes), -1).sum(axis=1)
+        sums = binned.reshape(self.n_parameters, -1).sum(axis=1)
         return psf, (binned - psf[None] * sums[:, None, None, None]) / total

@@ -265,15 +265,27 @@ def zernike(
     if axial_origin == "nominal":
         offset = 0.0
     else:
-        probe = PupilModel(optics, (1, 1, 1), spacing, model=model, modes=modes,
-                           pupil_samples=pupil_samples or 96, oversample=1)  # fmt: skip
-        offset = axial_origin_offset(optics, axial_origin, lambda z: probe.on_axis(c, z))
+        offset = pupil_focus(optics, spacing, model, modes, c, axial_origin, pupil_samples)
     engine = PupilModel(
         optics, shape, spacing, model=model, modes=modes, oversample=oversample,
         axial_offset=offset, pupil_samples=pupil_samples,
         phase_slope=float(np.sum(np.abs(c) * [max_slope(j) for j in modes])),
     )  # fmt: skip
     return engine.psf(c).astype(np.float32)
+
+
+def pupil_focus(optics: Any, spacing: tuple[float, ...], model: str, modes: tuple[int, ...],
+                c: np.ndarray, axial_origin: str = "focus",
+                pupil_samples: int | None = None) -> float:  # fmt: skip
+    """Stage offset (µm) of the centre plane of the Zernike pupil ``c`` for ``axial_origin``."""
+    from ._optics import least_squares_focus
+    from ._pupil import PupilModel
+
+    probe = PupilModel(optics, (1, 1, 1), spacing, model=model, modes=modes,
+                       pupil_samples=pupil_samples or 96, oversample=1)  # fmt: skip
+    guess = probe.defocus_guess(c)
+    guesses = (guess, guess + float(least_squares_focus(optics))) if np.any(c) else ()
+    return axial_origin_offset(optics, axial_origin, lambda z: probe.on_axis(c, z), guesses)
 
 
 def max_slope(j: int) -> float:
