@@ -63,8 +63,9 @@ def test_semi_blind_moves_the_coefficients_towards_the_truth(stack, semi_blind):
     assert 0.05 < result.coefficients[6] < 0.6
     assert 0.15 < result.coefficients[11] < 1.0
     assert ncc(result.psf, true_psf) > ncc(start_psf, true_psf) + 0.05
-    # each round lowers the same Poisson likelihood
+    # each round lowers the (profile) Poisson likelihood
     assert np.all(np.diff(result.history["objective"]) < 0)
+    assert len(result.history["objective"]) >= 2
     assert result.info["identifiable"] and not result.info["diverged"]
 
 
@@ -76,7 +77,9 @@ def test_semi_blind_result_follows_the_conventions(stack, semi_blind):
     assert np.all(result.psf >= 0) and np.all(result.x >= 0)
     # the final PSF has its focus on the centre plane, as every deconvkit PSF
     assert np.unravel_index(np.argmax(result.psf), PSF_SHAPE)[0] == PSF_SHAPE[0] // 2
-    assert result.info["n_object_iter"] == 3 * 10 + 20
+    # the first object, one per trial step of each round's line search, and the final one
+    assert result.info["n_object_iter"] >= 10 * (1 + len(result.history["round"])) + 20
+    assert set(result.history["step"]) <= {1.0, 2.0, 4.0, 8.0}
     assert all(np.isfinite(v) for v in result.info["coefficient_std"].values())
     assert dk.blind_deconvolve is dk.blind.blind_deconvolve and "blind_deconvolve" in dk.__all__
 

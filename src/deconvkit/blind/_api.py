@@ -54,8 +54,8 @@ def blind_deconvolve(
     estimate: str = "zernike",
     method: str = "rl",
     max_iter: int = 50,
-    psf_iter: int = 6,
-    object_iter: int = 10,
+    psf_iter: int = 10,
+    object_iter: int = 20,
     spacing: Sequence[float] | None = None,
     background: float | Any = 0.0,
     modes: Sequence[int] | None = None,
@@ -77,8 +77,9 @@ def blind_deconvolve(
     and unknown Zernike coefficients (``modes``, Noll indices; astigmatism to
     secondary spherical by default), started from the aberration-free model
     (or from the fit of ``psf0``); each update is an L-BFGS-B minimization of
-    the Poisson negative log-likelihood over the coefficients, with its exact
-    gradient (an adjoint pupil transform). ``estimate="blind"``: blind RL
+    the Poisson negative log-likelihood over the coefficients with the object
+    fixed, with its exact gradient (an adjoint pupil transform), lengthened by
+    a line search on the likelihood with the object re-deconvolved. ``estimate="blind"``: blind RL
     (Fish et al. 1995) from ``psf0`` or the model, the PSF kept non-negative,
     of sum 1, band-limited by the NA and inside a double-cone support.
 
@@ -105,7 +106,9 @@ def blind_deconvolve(
     psf_iter : int
         PSF updates (rounds) at most.
     object_iter : int
-        Richardson–Lucy iterations before each PSF update (warm-started).
+        Richardson–Lucy iterations of each object estimate inside the rounds
+        (``"zernike"``: from a flat start for every trial PSF of the line search;
+        ``"blind"``: warm-started).
     spacing : (float, float, float)
         Voxel size (dz, dy, dx) in µm, ``dz`` the stage step; needed with ``psf_model``.
     background : float, array or "auto"
