@@ -25,9 +25,11 @@ each round
    holds the step back (plain alternation recovers a fixed fraction of the
    remaining aberration per round), which the longer steps make up.
 
-:math:`F` falls every round; the rounds stop when no step lowers it. Then
-the object is deconvolved afresh with the final PSF (``max_iter``
-iterations).
+:math:`F` falls every round; the rounds stop when no step lowers it. The
+first rounds estimate only the rotationally symmetric modes (the spherical
+aberration an index mismatch brings) with the shift, the later ones all
+modes. Then the object is deconvolved afresh with the final PSF
+(``max_iter`` iterations).
 
 Identifiability. Piston, tip, tilt and defocus (j = 1–4) only move the PSF
 and are traded against the object's position: they are not estimated by
@@ -51,18 +53,24 @@ import scipy.optimize
 
 from ..psf._optics import build_optics
 from ..psf._pupil import PupilModel
-from ..psf._zernike import check_noll_index, coefficient_array, max_slope, pupil_focus
+from ..psf._zernike import (
+    check_noll_index,
+    coefficient_array,
+    max_slope,
+    noll_to_nm,
+    pupil_focus,
+)
 from ._common import Domain, negative_log_likelihood, run_rl
 
 __all__ = ["DEFAULT_MODES", "ZernikeEstimator"]
 
 #: Estimated by default: astigmatism, coma, trefoil, primary spherical,
-#: secondary astigmatism, quadrafoil (Noll 5-15) and secondary spherical (22).
-DEFAULT_MODES = (5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 22)
+#: secondary astigmatism, quadrafoil (Noll 5-15), secondary and tertiary spherical (22, 37).
+DEFAULT_MODES = (5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 22, 37)
 #: Largest coefficient magnitude the search may reach, radians.
-COEFFICIENT_BOUND = 3.0
+COEFFICIENT_BOUND = 5.0
 #: Coefficient magnitude (radians per mode) the pupil sampling is sized for.
-SAMPLING_RADIANS = 1.0
+SAMPLING_RADIANS = 0.5
 #: Largest axial shift of the PSF the search may reach, in planes.
 SHIFT_BOUND_PLANES = 4.0
 #: The optics keys a psf_model may hold (those of deconvkit.psf.zernike).
@@ -224,13 +232,18 @@ def semi_blind(
     initial_c = c.copy()
     psf = estimator.psf(c)
     history: dict[str, list] = {k: [] for k in ("round", "objective", "psf_change", "time",
-                                                  "coefficients", "axial_shift", "step")}  # fmt: skip
+                                                  "coefficients", "axial_shift", "step",
+                                                  "stage")}  # fmt: skip
     x = None
     best = (float("inf"), c.copy())
     stop_reason, diverged, identifiable = f"{psf_iter} PSF updates", False, True
     mask = estimator.estimated.copy()
     std = np.full(len(c), np.nan)
     n_object = 0
+    # stage 1 estimates the rotationally symmetric modes (spherical: what an index mismatch
+    # brings) with the shift, stage 2 all of them
+    symmetric = np.array([noll_to_nm(j)[1] == 0 for j in estimator.modes] + [True])
+    stage = 1 if np.any(mask[:-1] & symmetric[:-1]) and np.any(mask[:-1] & ~symmetric[:-1]) else 2
     x = run_rl(domain, y, background, psf, None, object_iter, method)
     profile = estimator.objective(c, x, y, background)
     n_object += object_iter
@@ -254,17 +267,22 @@ def semi_blind(
             diverged, stop_reason = True, "diverged: the likelihood is not finite; kept the best estimate"
             break
         best = (profile, c.copy())
+        active = mask & symmetric if stage == 1 else mask
         # 1. the coefficient step with the object fixed gives the direction ...
-        target, value = estimator.update(c, mask, x, y, background, coefficient_iter)
+        target, value = estimator.update(c, active, x, y, background, coefficient_iter)
         if not np.isfinite(value):
             diverged = True
             stop_reason = "diverged: the coefficient step's likelihood is not finite; kept the best estimate"
             break
         # 2. ... and a line search on the profile likelihood (the object re-deconvolved from
         # flat, object_iter iterations) its length: the fixed object holds the step back
-        trial = _line_search(estimator, domain, y, background, c, target - c, method, object_iter)
+        trial = _line_search(estimator, domain, y, background, c, target - c, method,
+                             object_iter, profile)  # fmt: skip
         n_object += object_iter * trial["evaluations"]
         if not trial["value"] < profile:
+            if stage == 1:
+                stage = 2  # the rotationally symmetric modes are done: now all of them
+                continue
             stop_reason = "no step along the coefficient update lowers the likelihood: converged"
             break
         change = float(np.linalg.norm(trial["psf"] - psf) / np.linalg.norm(psf))
@@ -277,7 +295,11 @@ def semi_blind(
         history["coefficients"].append(c[:-1].tolist())
         history["axial_shift"].append(float(c[-1]))
         history["step"].append(trial["step"])
+        history["stage"].append(stage)
         if moved < tol:
+            if stage == 1:
+                stage = 2
+                continue
             stop_reason = f"the coefficients changed by less than {tol} rad"
             break
     if diverged:
@@ -308,13 +330,20 @@ def semi_blind(
 
 #: Step lengths tried along the coefficient update, in units of the fixed-object step.
 LINE_SEARCH_STEPS = (1.0, 2.0, 4.0, 8.0)
+BACKTRACK_STEPS = (0.5, 0.25)
 
 
 def _line_search(estimator: ZernikeEstimator, domain: Domain, y: np.ndarray, background: Any,
-                 c: np.ndarray, direction: np.ndarray, method: str, n_iter: int) -> dict:  # fmt: skip
-    """Longest useful step along ``direction`` on the profile likelihood; stops at the first rise."""
+                 c: np.ndarray, direction: np.ndarray, method: str, n_iter: int,
+                 reference: float) -> dict:  # fmt: skip
+    """The best step along ``direction`` on the profile likelihood (``reference`` at ``c``).
+
+    Steps grow from 1 while the likelihood falls; if the plain step does not
+    beat ``reference``, they shrink (1/2, 1/4) until one does.
+    """
     best: dict = {"value": float("inf"), "evaluations": 0}
-    for step in LINE_SEARCH_STEPS:
+
+    def evaluate(step: float) -> bool:
         trial_c = c + step * direction
         trial_c[:-1] = np.clip(trial_c[:-1], -COEFFICIENT_BOUND, COEFFICIENT_BOUND)
         psf = estimator.psf(trial_c)
@@ -322,8 +351,19 @@ def _line_search(estimator: ZernikeEstimator, domain: Domain, y: np.ndarray, bac
         value = estimator.objective(trial_c, x, y, background)
         best["evaluations"] += 1
         if not value < best["value"]:
-            break
+            return False
         best.update(value=value, c=trial_c, psf=psf, x=x, step=step)
+        return True
+
+    for step in LINE_SEARCH_STEPS:  # longer while it pays
+        if not evaluate(step):
+            break
+    if best.get("step") == LINE_SEARCH_STEPS[0] and best["value"] >= reference:
+        best["value"] = float("inf")  # the plain step does not pay: back-track
+    if "step" not in best or best["value"] >= reference:
+        for step in BACKTRACK_STEPS:
+            if evaluate(step) and best["value"] < reference:
+                break
     return best
 
 
