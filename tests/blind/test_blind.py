@@ -204,6 +204,16 @@ def test_bad_input_says_what_is_wrong(kwargs, message):
         dk.blind_deconvolve(image, **arguments)
 
 
+def test_wrong_types_are_type_errors():
+    image = np.ones(FIELD, np.float32)
+    with pytest.raises(TypeError, match="psf_model must be a mapping"):
+        dk.blind_deconvolve(image, psf_model=[1.3, 0.52], spacing=SPACING)
+    with pytest.raises(TypeError, match="integer Noll index"):
+        dk.blind_deconvolve(image, psf_model=MODEL, spacing=SPACING, modes=(5.5,))
+    with pytest.raises(TypeError, match="sequence of Noll indices"):
+        dk.blind_deconvolve(image, psf_model=MODEL, spacing=SPACING, modes=11)
+
+
 def test_bad_images_and_starting_psfs_are_refused():
     with pytest.raises(ValueError, match="3D ZYX"):
         dk.blind_deconvolve(np.ones((32, 32)), psf_model=MODEL, spacing=SPACING)

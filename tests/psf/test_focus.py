@@ -11,6 +11,8 @@ geometrical bounds (paraxial <= focus <= marginal ray, Visser et al. 1992).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -85,7 +87,7 @@ def test_focus_lies_between_the_paraxial_and_the_marginal_focus(na):
 def test_focal_shift_grows_with_depth_and_vanishes_without_mismatch():
     shifts = [dkpsf.focal_shift(1.4, WAVELENGTH, NI, ns=NS, depth=d) for d in (0.0, 2.0, 5.0, 10.0)]
     assert shifts[0] == pytest.approx(0.0, abs=1e-12)
-    assert all(a < b for a, b in zip(shifts, shifts[1:]))
+    assert all(a < b for a, b in itertools.pairwise(shifts))
     # the scaling is depth dependent at high NA: the shift per µm of depth falls
     assert shifts[1] / 2.0 > shifts[3] / 10.0
     assert dkpsf.focal_shift(1.4, WAVELENGTH, NI, ns=NI, depth=7.0) == pytest.approx(0.0, abs=1e-12)

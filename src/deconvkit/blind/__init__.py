@@ -19,4 +19,4 @@ from ._api import ESTIMATES, blind_deconvolve
 from ._common import BlindResult
 from ._zernike import DEFAULT_MODES
 
-__all__ = ["BlindResult", "DEFAULT_MODES", "ESTIMATES", "blind_deconvolve"]
+__all__ = ["DEFAULT_MODES", "ESTIMATES", "BlindResult", "blind_deconvolve"]

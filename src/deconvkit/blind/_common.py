@@ -216,7 +216,7 @@ def model_parameters(psf_model: Mapping[str, Any] | None, allowed: tuple[str, ..
     if psf_model is None:
         return {}
     if not isinstance(psf_model, Mapping):
-        raise ValueError(
+        raise TypeError(
             "psf_model must be a mapping of the PSF model's parameters, e.g. "
             "{'na': 1.4, 'wavelength': 0.52, 'ni': 1.515, 'ns': 1.33, 'depth': 10.0}"
         )

@@ -82,10 +82,9 @@ def check_modes(modes: Any) -> tuple[int, ...]:
     """The Noll indices to estimate: distinct integers in range."""
     if modes is None:
         return DEFAULT_MODES
-    try:
-        values = [check_noll_index(j, "Zernike mode") for j in modes]
-    except TypeError:
-        raise ValueError(f"modes must be a sequence of Noll indices, got {modes!r}") from None
+    if isinstance(modes, (str, bytes)) or not hasattr(modes, "__iter__"):
+        raise TypeError(f"modes must be a sequence of Noll indices, got {modes!r}")
+    values = [check_noll_index(j, "Zernike mode") for j in modes]
     if not values:
         raise ValueError("modes is empty: give the Noll indices to estimate, e.g. (5, 6, 7, 8, 11)")
     if len(set(values)) != len(values):

@@ -52,10 +52,10 @@ __all__ = [
     "gaussian",
     "gaussian_widths",
     "gibson_lanni",
+    "noll_to_nm",
     "plot",
     "prepare",
     "vectorial",
     "zernike",
-    "noll_to_nm",
     "zernike_polynomial",
 ]

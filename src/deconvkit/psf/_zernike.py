@@ -74,7 +74,7 @@ MODELS = ("scalar", "vectorial")
 def check_noll_index(j: Any, what: str = "Zernike index") -> int:
     """A Noll index: an integer in [1, MAX_NOLL_INDEX]."""
     if isinstance(j, (bool, np.bool_)) or not isinstance(j, (int, np.integer)):
-        raise ValueError(f"{what} must be an integer Noll index j >= 1, got {j!r}")
+        raise TypeError(f"{what} must be an integer Noll index j >= 1, got {j!r}")
     if not 1 <= int(j) <= MAX_NOLL_INDEX:
         raise ValueError(
             f"{what} {int(j)} is out of range: Noll indices run from 1 (piston) to "
