@@ -3,6 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from . import costs, io, methods, metrics, operators, psf, simulate, solvers
+from .blind import blind_deconvolve
 from .methods import deconvolve
 
 try:
@@ -12,6 +13,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "deconvolve",
+    "blind_deconvolve",
     "operators",
     "costs",
     "solvers",

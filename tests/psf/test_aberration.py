@@ -4,7 +4,9 @@ The expected focal shift is computed here without the package: the on-axis
 Gibson-Lanni intensity |integral_0^1 exp(i k OPD(rho, z)) rho drho|^2, with
 OPD = z_p sqrt(ns^2 - q^2) - (z_p + z) sqrt(ni^2 - q^2), q = NA rho, is
 integrated by scipy's adaptive quadrature and maximized over z. Paraxially the
-peak moves by z_p (ni/ns - 1): the source looks deeper than it is.
+peak moves by z_p (ni/ns - 1): the source looks deeper than it is. These
+tests measure the shift from the nominal focus, so they ask for
+``axial_origin="nominal"``; ``test_focus.py`` checks the default origin.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def test_high_na_focal_shift_matches_brute_force_quadrature():
     """
     spacing = (0.05, 0.05, 0.05)
     psf = dkpsf.gibson_lanni(
-        (81, 5, 5), spacing, 1.4, WAVELENGTH, NI, ns=NS, depth=DEPTH, oversample=1
+        (81, 5, 5), spacing, 1.4, WAVELENGTH, NI, ns=NS, depth=DEPTH, oversample=1,
+        axial_origin="nominal",
     )
     shift = dkpsf.describe(psf, spacing).peak_offset[0]
     expected = expected_focal_shift(1.4, (0.0, 2.0))
@@ -69,7 +72,8 @@ def test_low_na_focal_shift_is_paraxial():
     """NA 0.3: the shift tends to z_p (ni/ns - 1) = 0.695 µm (5 % tolerance)."""
     spacing = (0.25, 0.2, 0.2)
     psf = dkpsf.gibson_lanni(
-        (121, 5, 5), spacing, 0.3, WAVELENGTH, NI, ns=NS, depth=DEPTH, oversample=1
+        (121, 5, 5), spacing, 0.3, WAVELENGTH, NI, ns=NS, depth=DEPTH, oversample=1,
+        axial_origin="nominal",
     )
     shift = dkpsf.describe(psf, spacing).peak_offset[0]
     assert shift == pytest.approx(DEPTH * (NI / NS - 1), rel=0.05)
@@ -80,7 +84,8 @@ def test_shift_grows_with_depth_and_vanishes_without_mismatch():
     shifts = [
         dkpsf.describe(
             dkpsf.gibson_lanni(
-                (61, 9, 9), spacing, 1.4, WAVELENGTH, NI, ns=NS, depth=depth, oversample=1
+                (61, 9, 9), spacing, 1.4, WAVELENGTH, NI, ns=NS, depth=depth, oversample=1,
+                axial_origin="nominal",
             ),
             spacing,
         ).peak_offset[0]
@@ -108,8 +113,13 @@ def test_mismatch_makes_the_psf_axially_asymmetric(model):
 def test_thicker_coverslip_of_immersion_index_is_a_pure_shift():
     """With ng = ni a coverslip 1 µm too thick only moves the source 1 µm further away."""
     spacing = (0.1, 0.05, 0.05)
-    nominal = dkpsf.gibson_lanni((41, 15, 15), spacing, 1.4, WAVELENGTH, NI, ng=NI, ng0=NI)
-    thick = dkpsf.gibson_lanni((41, 15, 15), spacing, 1.4, WAVELENGTH, NI, ng=NI, ng0=NI, tg=171.0)
+    nominal = dkpsf.gibson_lanni(
+        (41, 15, 15), spacing, 1.4, WAVELENGTH, NI, ng=NI, ng0=NI, axial_origin="nominal"
+    )
+    thick = dkpsf.gibson_lanni(
+        (41, 15, 15), spacing, 1.4, WAVELENGTH, NI, ng=NI, ng0=NI, tg=171.0,
+        axial_origin="nominal",
+    )
     # psf_thick(z) = psf_nominal(z - 1 µm): 10 planes deeper, same shape.
     np.testing.assert_allclose(
         thick[10:], nominal[:-10] * thick[10:].sum() / nominal[:-10].sum(), rtol=1e-4, atol=1e-9
@@ -119,7 +129,10 @@ def test_thicker_coverslip_of_immersion_index_is_a_pure_shift():
 def test_wrong_immersion_oil_aberrates():
     """ni = 1.52 in an objective designed for 1.515: the focus moves and the PSF loses symmetry."""
     spacing = (0.1, 0.05, 0.05)
-    oil = dkpsf.gibson_lanni((61, 9, 9), spacing, 1.4, WAVELENGTH, 1.52, ni0=1.515, oversample=1)
+    oil = dkpsf.gibson_lanni(
+        (61, 9, 9), spacing, 1.4, WAVELENGTH, 1.52, ni0=1.515, oversample=1,
+        axial_origin="nominal",
+    )
     info = dkpsf.describe(oil, spacing)
     assert abs(info.peak_offset[0]) > 0.05
     assert not np.allclose(oil, oil[::-1], rtol=0.05)

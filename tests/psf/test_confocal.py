@@ -84,11 +84,15 @@ def test_width_grows_with_pinhole_and_tends_to_excitation():
 
 def test_confocal_mismatch_and_vectorial_run():
     aberrated = dkpsf.confocal(
-        SHAPE, SPACING, NA, WAVELENGTH, NI, ns=1.33, depth=3.0, model="vectorial"
+        SHAPE, SPACING, NA, WAVELENGTH, NI, ns=1.33, depth=3.0, model="vectorial",
+        axial_origin="nominal",
     )
     assert aberrated.dtype == np.float32
     assert float(aberrated.sum(dtype=np.float64)) == pytest.approx(1.0, abs=1e-5)
     assert dkpsf.describe(aberrated, SPACING).peak_offset[0] > 0  # deeper, as for widefield
+    # the default origin is the focus: the peak within half a plane of the centre
+    centred = dkpsf.confocal(SHAPE, SPACING, NA, WAVELENGTH, NI, ns=1.33, depth=3.0)
+    assert abs(dkpsf.describe(centred, SPACING).peak_offset[0]) < SPACING[0] / 2
 
 
 def test_disk_convolution_of_a_constant_is_the_disk_area():

@@ -33,7 +33,7 @@ from ._checks import (
     check_wavelength,
 )
 from ._gaussian import AIRY_UNIT_FACTOR
-from ._optics import Optics, build_optics
+from ._optics import Optics, axial_origin_offset, build_optics
 from ._sampling import render_radial
 from ._scalar import scalar_intensity
 from ._vectorial import vectorial_intensity
@@ -102,6 +102,7 @@ def confocal(
     tg0: float = 170.0,
     ti0: float = 150.0,
     oversample: int = 3,
+    axial_origin: str = "focus",
 ) -> np.ndarray:
     r"""Laser scanning confocal PSF from a diffraction model and a pinhole.
 
@@ -120,9 +121,9 @@ def confocal(
     Parameters
     ----------
     shape : (int, int, int)
-        Odd sizes (nz, ny, nx); the centre voxel is the nominal focus.
+        Odd sizes (nz, ny, nx); the centre voxel is the origin (``axial_origin``).
     spacing : (float, float, float)
-        Voxel size (dz, dy, dx) in µm.
+        Voxel size (dz, dy, dx) in µm: the stage step and the pixel size.
     na : float
         Numerical aperture, ``0 < na < ni`` (the same objective excites and detects).
     wavelength : float
@@ -142,6 +143,9 @@ def confocal(
     oversample : int
         Sub-samples per voxel along each axis (voxel integration), applied to
         the confocal product; 1 gives point samples.
+    axial_origin : {"focus", "paraxial", "nominal"}
+        The centre plane (see :func:`gibson_lanni`); ``"focus"`` is the
+        maximum of the on-axis product of excitation and emission.
 
     Returns
     -------
@@ -184,7 +188,13 @@ def confocal(
     intensity = _MODELS[model]
     pinhole_radius = pinhole * AIRY_UNIT_FACTOR * emission.wavelength / (2.0 * emission.na)
 
+    def on_axis(z: np.ndarray) -> np.ndarray:  # point pinhole: the product of the two
+        return (intensity(excitation, z, np.zeros(1)) * intensity(emission, z, np.zeros(1)))[:, 0]
+
+    origin = axial_origin_offset(emission, axial_origin, on_axis)
+
     def profile(z: np.ndarray, radii: np.ndarray) -> np.ndarray:
+        z = z + origin
         excited = intensity(excitation, z, radii)
         step = float(radii[1] - radii[0])
         if pinhole_radius <= step:

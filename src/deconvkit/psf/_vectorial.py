@@ -34,6 +34,7 @@ from ._checks import check_oversample, check_shape, check_spacing
 from ._optics import (
     Optics,
     axial_cosine,
+    axial_origin_offset,
     build_optics,
     optical_path_difference,
     pupil_quadrature,
@@ -109,6 +110,7 @@ def vectorial(
     tg0: float = 170.0,
     ti0: float = 150.0,
     oversample: int = 3,
+    axial_origin: str = "focus",
 ) -> np.ndarray:
     r"""Vectorial PSF of a high-NA objective (Richards-Wolf with Gibson-Lanni aberration).
 
@@ -128,9 +130,9 @@ def vectorial(
     Parameters
     ----------
     shape : (int, int, int)
-        Odd sizes (nz, ny, nx); the centre voxel is the nominal focus.
+        Odd sizes (nz, ny, nx); the centre voxel is the origin (``axial_origin``).
     spacing : (float, float, float)
-        Voxel size (dz, dy, dx) in µm.
+        Voxel size (dz, dy, dx) in µm: the stage step and the pixel size.
     na : float
         Numerical aperture, ``0 < na < ni``.
     wavelength : float
@@ -140,8 +142,7 @@ def vectorial(
     ns : float, optional
         Refractive index of the sample; defaults to ``ni``.
     depth : float
-        Depth of the source below the coverslip, µm; the centre voxel is the
-        nominal focus at that depth (see :func:`gibson_lanni`).
+        Depth of the source below the coverslip, µm.
     ng, tg : float
         Coverslip index and thickness (µm), actual.
     ni0, ng0, tg0 : float
@@ -152,6 +153,10 @@ def vectorial(
     oversample : int
         Sub-samples per voxel along each axis (pixel integration); 1 gives
         point samples.
+    axial_origin : {"focus", "paraxial", "nominal"}
+        The centre plane: where the source is in focus (default; the maximum
+        of this model's on-axis intensity), the paraxial focus, or the nominal
+        stage position (see :func:`gibson_lanni`).
 
     Returns
     -------
@@ -177,8 +182,11 @@ def vectorial(
     optics = build_optics(
         na, wavelength, ni, ns=ns, depth=depth, ng=ng, tg=tg, ni0=ni0, ng0=ng0, tg0=tg0, ti0=ti0
     )
+    origin = axial_origin_offset(
+        optics, axial_origin, lambda z: vectorial_intensity(optics, z, np.zeros(1))[:, 0]
+    )
     return render_radial(
-        lambda z, radii: vectorial_intensity(optics, z, radii),
+        lambda z, radii: vectorial_intensity(optics, z + origin, radii),
         shape,
         spacing,
         oversample,
