@@ -115,7 +115,7 @@ class ImageInput(widgets.Container):
 def model_shape(spatial_shape: tuple[int, ...], spacing: tuple[float, ...],
                 na: float, wavelength: float, ni: float) -> tuple[int, ...]:
     """Odd PSF sizes that suit an image: the command line's rule (``deconvkit.cli``)."""
-    from deconvkit.cli._psf import model_shape as cli_model_shape
+    from deconvkit.psf import suggest_shape as cli_model_shape
 
     if len(spatial_shape) == 3:
         return tuple(cli_model_shape(tuple(spatial_shape), tuple(spacing), na, wavelength, ni))

@@ -114,6 +114,10 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     method.add_argument("--background", type=_background,
                         help="background to subtract in the model: a number, or auto (the "
                              "camera offset, estimated as the 1st percentile); default 0")
+    method.add_argument("--estimate-psf", choices=("zernike", "blind"),
+                        help="estimate the PSF with the object: zernike (semi-blind: the PSF "
+                             "model's pupil with Zernike aberrations fitted) or blind (blind "
+                             "RL); writes NAME_psf.tif and the coefficients in the sidecar")
     method.add_argument("--clip-negative", action="store_true",
                         help="Poisson methods: clip negative data to 0 instead of refusing it")
 
@@ -431,10 +435,22 @@ def run_command(args: argparse.Namespace) -> int:
         if args.resume:
             raise CLIError("--resume finishes an OME-Zarr output (-o NAME.ome.zarr); a TIFF "
                            "output is written whole at the end", EXIT_USAGE)
-        outputs = OutputFiles(output, overwrite=args.overwrite, inputs=inputs)  # every path, now
+        extra = [_psf_output(output)] if args.estimate_psf else []
+        outputs = OutputFiles(output, overwrite=args.overwrite, inputs=inputs, extra=extra)
     sidecar = outputs.sidecar
     tiled = bool(args.tile_shape is not None or args.workers or args.scheduler or to_zarr
                  or io.is_zarr(args.image))
+    if args.estimate_psf:
+        if tiled:
+            raise CLIError("--estimate-psf needs the whole volume: it cannot run with tiles "
+                           "or an OME-Zarr output", EXIT_USAGE)
+        if spec.name not in ("rl", "rl-accelerated"):
+            raise CLIError(f"--estimate-psf alternates Richardson-Lucy object updates with PSF "
+                           f"updates: use --method rl or rl-accelerated, not {spec.name}",
+                           EXIT_USAGE)
+        if args.estimate_psf == "zernike" and not model:
+            raise CLIError("--estimate-psf zernike fits a PSF model's pupil: give --psf-model "
+                           "(gibson_lanni or vectorial) with its optics", EXIT_USAGE)
     if args.workers is not None and args.workers < 1:
         raise CLIError("--workers must be a positive number", EXIT_USAGE)
     if args.fft == "fftw":
@@ -533,6 +549,7 @@ def run_command(args: argparse.Namespace) -> int:
                             name=args.image.name) if to_zarr else None
     run_key = _run_key(args, spec, params, psfs, layout, image.shape) if to_zarr else None
     records: list[dict[str, Any]] = []
+    estimated: list[np.ndarray] = []
     parameters: dict[str, Any] = first_plan.record
     workers = _fft_workers(args.threads)
     with workers, (_fft_library(args.fft)):
@@ -545,7 +562,11 @@ def run_command(args: argparse.Namespace) -> int:
                 reference = truth[tuple(index.values())]
                 reference = reference[0] if planar else reference
             tick = time.perf_counter()
-            if layout is None:
+            if args.estimate_psf:
+                result = _estimate_psf(args, model, chosen, data)
+                values = result.x
+                estimated.append(result.psf)
+            elif layout is None:
                 callbacks = []
                 if args.progress > 0 and not args.quiet and spec.iterative:
                     callbacks.append(ProgressLine(every=args.progress))
@@ -603,6 +624,10 @@ def run_command(args: argparse.Namespace) -> int:
         if not to_zarr:
             outputs.write_image(array, meta, spacing=None if spacing_source == "assumed"
                                 else spacing, axes=axes, dtype=args.dtype)
+        if estimated:  # one PSF per channel (the first time point's), as the channels' PSFs
+            outputs.write_extra(outputs.extra[0], np.stack(estimated) if len(estimated) > 1
+                                else estimated[0], spacing=None if spacing_source == "assumed"
+                                else spacing, axes="CZYX" if len(estimated) > 1 else "ZYX")
         timings["write"] = time.perf_counter() - write_start
         timings["total"] = time.perf_counter() - started
         record["timings"] = timings
@@ -611,6 +636,51 @@ def run_command(args: argparse.Namespace) -> int:
     if not args.quiet:
         _summary(spec, parameters, record, output, sidecar)
     return 0
+
+
+def _psf_output(output: Path) -> Path:
+    """``NAME_psf.tif`` beside ``NAME.tif`` (the estimated PSF)."""
+    name = output.name
+    for suffix in (".ome.tiff", ".ome.tif", ".tiff", ".tif"):
+        if name.lower().endswith(suffix):
+            return output.with_name(name[: -len(suffix)] + "_psf" + name[-len(suffix):])
+    return output.with_name(name + "_psf.tif")
+
+
+class _BlindResult:
+    """A blind run's record in the shape of a solver's Result."""
+
+    def __init__(self, plan: Any, found: Any) -> None:
+        info = dict(found.info)
+        self.x, self.psf = found.x, found.psf
+        self.n_iter = int(info.get("n_iter", plan.max_iter or 0))
+        self.stop_reason = str(info.get("stop_reason", "PSF estimated"))
+        self.converged, self.diverged = False, bool(info.get("diverged", False))
+        self.solver = f"blind ({plan.method.name})"
+        self.history = {}
+        self.parameters = {**plan.record, "psf_estimate": {
+            "coefficients_rad": {str(j): float(v) for j, v in found.coefficients.items()},
+            **{k: info[k] for k in ("coefficient_std", "identifiable", "messages",
+                                     "axial_offset") if k in info}}}
+
+
+def _estimate_psf(args: argparse.Namespace, model: str | None, plan: Any, data: Any) -> Any:
+    """Object and PSF together (:func:`deconvkit.blind_deconvolve`) with the plan's decisions."""
+    from ..blind import blind_deconvolve
+
+    psf_model = None
+    if model:
+        options = model_options(args, model, 0)
+        psf_model = {key: options[key] for key in ("na", "wavelength", "ni", "ns", "depth")
+                     if options.get(key) is not None}
+        psf_model["model"] = "vectorial" if model == "vectorial" else "scalar"
+    found = blind_deconvolve(
+        data, psf0=plan.psf, psf_model=psf_model, estimate=args.estimate_psf,
+        method=plan.method.name, max_iter=plan.max_iter, spacing=plan.spacing,
+        background=float(plan.background) if np.ndim(plan.background) == 0 else 0.0)
+    for text in found.info.get("messages", []) or []:
+        args.messages.note(f"PSF estimate: {text}")
+    return _BlindResult(plan, found)
 
 
 class _TiledResult:

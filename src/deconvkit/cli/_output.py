@@ -171,6 +171,9 @@ class OutputFiles:
         The command's input files: never written over, under any name.
     sidecar : bool
         Write ``image`` with ``.json`` for its suffix beside the image (default True).
+    extra : iterable of path
+        Further TIFFs published with the image (e.g. an estimated PSF), each checked
+        now and written with :meth:`write_extra`.
 
     Raises
     ------
@@ -189,7 +192,7 @@ class OutputFiles:
 
     def __init__(self, image: str | os.PathLike[str], *, overwrite: bool = False,
                  inputs: Iterable[str | os.PathLike[str] | None] = (),
-                 sidecar: bool = True) -> None:
+                 sidecar: bool = True, extra: Iterable[str | os.PathLike[str]] = ()) -> None:
         global _CURRENT
         self.image = Path(image).expanduser()
         if not self.image.name.lower().endswith(TIFF_SUFFIXES) or \
@@ -205,8 +208,11 @@ class OutputFiles:
         check_output(self.image, self.overwrite, self.inputs)
         if self.sidecar is not None:
             check_output(self.sidecar, self.overwrite, self.inputs, "sidecar file")
-        #: In the order they are published: the sidecar first, the image last.
-        self.paths = [p for p in (self.sidecar, self.image) if p is not None]
+        self.extra = [Path(p).expanduser() for p in extra]
+        for path in self.extra:
+            check_output(path, self.overwrite, self.inputs, "output file")
+        #: In the order they are published: the sidecar first, the extras, the image last.
+        self.paths = [p for p in (self.sidecar, *self.extra, self.image) if p is not None]
         #: The outputs that exist now (replaced only if the run completes).
         self.earlier = [p for p in self.paths if os.path.lexists(p)]
         self._probe()
@@ -278,6 +284,21 @@ class OutputFiles:
             raise CLIError(f"could not write {self.image}: {_reason(exc)}",
                            EXIT_ERROR) from exc
         self._temporaries[self.image] = temporary
+        return temporary
+
+    def write_extra(self, path: str | os.PathLike[str], array: Any, meta: Any = None,
+                    **options: Any) -> Path:
+        """Write one of the ``extra`` TIFFs (an estimated PSF, say) to its temporary."""
+        path = Path(path).expanduser()
+        if path not in self.extra:
+            raise ValueError(f"{path} is not one of these outputs' extra files")
+        self.started = True
+        self._discard(path)
+        try:
+            temporary = io.write_temporary(path, array, meta, overwrite=self.overwrite, **options)
+        except OSError as exc:
+            raise CLIError(f"could not write {path}: {_reason(exc)}", EXIT_ERROR) from exc
+        self._temporaries[path] = temporary
         return temporary
 
     def write_sidecar(self, record: dict[str, Any]) -> Path:

@@ -8,7 +8,6 @@ rule for a PSF that fits an image are shared with ``deconvkit deconvolve
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from .. import io
 from .. import psf as psf_models
+from ..psf import suggest_shape
 from ._common import (
     EXIT_USAGE,
     FORMATTER,
@@ -115,25 +115,8 @@ def build_model(model: str, shape: tuple[int, int, int], spacing: tuple[float, f
 
 def model_shape(image_shape: tuple[int, ...], spacing: tuple[float, float, float],
                 na: float, wavelength: float, ni: float) -> tuple[int, int, int]:
-    """Odd PSF sizes (nz, ny, nx) that suit an image of ``image_shape`` (Z, Y, X).
-
-    Axially ``2 nz - 1`` planes, so that every plane of the stack receives
-    light from every other one (a single plane for a 2D image). Laterally a
-    half-width of the larger of ten Airy radii (``0.61 λ / NA``: the first
-    rings) and the radius of the defocused light cone at half the stack depth
-    (``Δz tan θ``, ``sin θ = NA / ni``), capped at the image's width (rounded
-    up to odd) so that the extended domain at most doubles.
-    """
-    nz, ny, nx = image_shape[-3:]
-    dz, dy, dx = spacing
-    theta = math.asin(min(na / ni, 0.999)) if ni > 0 else 0.0
-    radius = max(10 * 0.61 * wavelength / na, 0.5 * (nz - 1) * dz * math.tan(theta))
-
-    def lateral(n: int, step: float) -> int:
-        half = max(3, math.ceil(radius / step))
-        return min(2 * half + 1, n if n % 2 else n + 1)
-
-    return (2 * nz - 1, lateral(ny, dy), lateral(nx, dx))
+    """:func:`deconvkit.psf.suggest_shape` (kept under its command-line name)."""
+    return suggest_shape(image_shape, spacing, na, wavelength, ni)
 
 
 # -- the subcommand -----------------------------------------------------------------------

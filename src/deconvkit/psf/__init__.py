@@ -36,6 +36,7 @@ from ._describe import PSFDescription, describe, plot
 from ._focus import focal_shift
 from ._gaussian import gaussian, gaussian_widths
 from ._prepare import prepare
+from ._shape import suggest_shape
 from ._scalar import born_wolf, gibson_lanni
 from ._vectorial import vectorial
 from ._zernike import NOLL_NAMES, noll_to_nm, zernike, zernike_polynomial
@@ -55,6 +56,7 @@ __all__ = [
     "noll_to_nm",
     "plot",
     "prepare",
+    "suggest_shape",
     "vectorial",
     "zernike",
     "zernike_polynomial",
