@@ -21,6 +21,7 @@ This package is a leaf: it depends on numpy and scipy only (matplotlib for
 :func:`plot`, imported when called).
 """
 
+from ._airyscan import airyscan
 from ._beads import BeadReport, from_beads
 from ._confocal import confocal
 from ._describe import PSFDescription, describe, plot
@@ -32,6 +33,7 @@ from ._vectorial import vectorial
 __all__ = [
     "BeadReport",
     "PSFDescription",
+    "airyscan",
     "born_wolf",
     "confocal",
     "describe",
