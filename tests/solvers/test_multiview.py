@@ -178,3 +178,20 @@ def test_solver_refuses_terms_that_are_not_views():
         MultiViewRichardsonLucy([PoissonLikelihood(y) @ H], subsets=2)
     with pytest.raises(ValueError, match="partition of the views"):
         MultiViewRichardsonLucy([PoissonLikelihood(y) @ H] * 2, subsets=[[0], [0]])
+
+
+def test_runs_on_a_device_stand_in_without_falling_back_to_the_host():
+    """GuardedArray refuses to mix with host arrays: every volume-sized step stays on its backend."""
+    from deconvkit.backend import GuardedArray, to_host
+
+    rng = np.random.default_rng(5)
+    images = [rng.poisson(5.0, (6, 10, 10)).astype(np.float32) for _ in range(2)]
+    psfs = [gaussian_psf(3, 3, 0.8), gaussian_psf(3, 3, 1.1)]
+    host = build_views(images, psfs, backgrounds=1.0)
+    device = build_views([y.view(GuardedArray) for y in images], [h.view(GuardedArray) for h in psfs],
+                         backgrounds=1.0)
+    for options in ({"subsets": 2}, {"acceleration": "biggs-andrews"}):
+        on_device = MultiViewRichardsonLucy(device.data, **options).run(max_iter=3)
+        assert isinstance(on_device.x, GuardedArray)
+        on_host = MultiViewRichardsonLucy(host.data, **options).run(max_iter=3)
+        np.testing.assert_allclose(to_host(on_device.x), on_host.x, rtol=1e-4, atol=1e-5)
