@@ -61,7 +61,9 @@ def test_prox_is_the_denoiser_at_sigma_squared_tau_lambda():
         assert pnp.sigma(tau) == pytest.approx(math.sqrt(tau * lam))
         np.testing.assert_allclose(pnp.prox(v, tau), true_prox.prox(v, tau), rtol=1e-12)
     # a weight multiplies the strength
-    np.testing.assert_allclose((0.5 * pnp).prox(v, 2.0), PlugAndPlay(gaussian_map_denoiser, 0.5 * lam).prox(v, 2.0))
+    np.testing.assert_allclose(
+        (0.5 * pnp).prox(v, 2.0), PlugAndPlay(gaussian_map_denoiser, 0.5 * lam).prox(v, 2.0)
+    )
 
 
 def test_flags_say_it_is_not_a_true_prox_and_has_no_value():
@@ -83,7 +85,9 @@ def test_pnp_with_an_exact_map_denoiser_converges_to_the_regularized_minimizer(t
     run.tracks_objective = False  # there is no objective to record
     result = run.run(max_iter=150)
     assert not result.diverged
-    np.testing.assert_allclose(result.x, tikhonov["solution"], atol=1e-7 * np.abs(tikhonov["solution"]).max())
+    np.testing.assert_allclose(
+        result.x, tikhonov["solution"], atol=1e-7 * np.abs(tikhonov["solution"]).max()
+    )
     assert pnp.calls >= 150
 
 
@@ -108,7 +112,9 @@ def test_red_with_a_symmetric_linear_denoiser_is_a_gradient_and_reaches_the_mini
     fista = FISTA([LeastSquares(tikhonov["y"]) @ tikhonov["H"], shrink])
     fista.tracks_objective = False
     x = fista.run(max_iter=200).x
-    np.testing.assert_allclose(x, tikhonov["solution"], atol=1e-7 * np.abs(tikhonov["solution"]).max())
+    np.testing.assert_allclose(
+        x, tikhonov["solution"], atol=1e-7 * np.abs(tikhonov["solution"]).max()
+    )
 
 
 def test_solver_stops_on_divergence_and_returns_the_last_finite_iterate(tikhonov):
@@ -124,7 +130,10 @@ def test_solver_stops_on_divergence_and_returns_the_last_finite_iterate(tikhonov
     "denoiser, message",
     [
         (lambda v, s: v[1:], r"returned shape \(3, 6, 6\) for an input of shape \(4, 6, 6\)"),
-        (lambda v, s: np.full_like(v, np.nan), "returned NaN or infinite values for a finite input"),
+        (
+            lambda v, s: np.full_like(v, np.nan),
+            "returned NaN or infinite values for a finite input",
+        ),
         (lambda v, s: 3.0, "returned float for an input"),
     ],
 )
@@ -157,10 +166,14 @@ def noisy_volume():
 
 def _skip_without(module):
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed (an optional dependency: pip install deconvkit[pnp])")
+        pytest.skip(
+            f"{module} is not installed (an optional dependency: pip install deconvkit[pnp])"
+        )
 
 
-@pytest.mark.parametrize("name, denoiser", [("skimage", NonLocalMeans()), ("pywt", WaveletShrinkage())])
+@pytest.mark.parametrize(
+    "name, denoiser", [("skimage", NonLocalMeans()), ("pywt", WaveletShrinkage())]
+)
 def test_builtin_denoisers_denoise_3d_volumes_and_keep_float32(noisy_volume, name, denoiser):
     _skip_without(name)
     clean, noisy = noisy_volume
@@ -175,7 +188,9 @@ def test_bm4d_denoiser_when_installed(noisy_volume):
     out = PlugAndPlay(BM4D(stages="hard"), 25.0).prox(noisy[:8, :12, :12], 1.0)
     assert out.dtype == np.float32
     small = clean[:8, :12, :12]
-    assert metrics.nrmse(out, small, fit=None) < 0.6 * metrics.nrmse(noisy[:8, :12, :12], small, fit=None)
+    assert metrics.nrmse(out, small, fit=None) < 0.6 * metrics.nrmse(
+        noisy[:8, :12, :12], small, fit=None
+    )
 
 
 def test_pnp_admm_with_nl_means_deconvolves_better_than_the_data(noisy_volume):

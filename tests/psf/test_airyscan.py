@@ -30,7 +30,9 @@ def test_layout_is_the_32_nearest_sites_of_a_hexagonal_lattice():
     np.testing.assert_allclose(rings, expected, atol=1e-6)
     gaps = np.hypot(*(positions[:, None] - positions[None, :]).transpose(2, 0, 1))
     np.fill_diagonal(gaps, np.inf)
-    np.testing.assert_allclose(gaps.min(axis=1), 0.2, rtol=1e-9)  # every element has a neighbour at one pitch
+    np.testing.assert_allclose(
+        gaps.min(axis=1), 0.2, rtol=1e-9
+    )  # every element has a neighbour at one pitch
     turned = element_positions(32, pitch=0.2, rotation=30.0)
     np.testing.assert_allclose(np.hypot(*turned.T), np.hypot(*positions.T), atol=1e-12)
 
@@ -42,16 +44,29 @@ def test_shape_dtype_and_each_element_normalized(elements):
 
 
 def test_centre_element_is_the_confocal_psf_with_the_element_as_pinhole():
-    centre = dkpsf.airyscan(SHAPE, SPACING, NA, WAVELENGTH, EXCITATION, NI, elements=1, oversample=2)[0]
+    centre = dkpsf.airyscan(
+        SHAPE, SPACING, NA, WAVELENGTH, EXCITATION, NI, elements=1, oversample=2
+    )[0]
     diameter = 2 * 0.2 * np.sqrt(np.sqrt(3) / (2 * np.pi))  # the hexagon's equal-area disk, AU
-    confocal = dkpsf.confocal(SHAPE, SPACING, NA, WAVELENGTH, NI, excitation_wavelength=EXCITATION,
-                              pinhole=diameter, oversample=2)
+    confocal = dkpsf.confocal(
+        SHAPE,
+        SPACING,
+        NA,
+        WAVELENGTH,
+        NI,
+        excitation_wavelength=EXCITATION,
+        pinhole=diameter,
+        oversample=2,
+    )
     assert np.abs(centre - confocal).max() < 2e-3 * confocal.max()
 
 
 def test_off_axis_elements_peak_between_the_spot_and_the_element(elements):
     """Pixel reassignment: the centroid sits near d σ_ex²/(σ_ex² + σ_em²), under d/2 for λ_ex < λ_em."""
-    y, x = np.mgrid[-(SHAPE[1] // 2):SHAPE[1] // 2 + 1, -(SHAPE[2] // 2):SHAPE[2] // 2 + 1] * SPACING[1]
+    y, x = (
+        np.mgrid[-(SHAPE[1] // 2) : SHAPE[1] // 2 + 1, -(SHAPE[2] // 2) : SHAPE[2] // 2 + 1]
+        * SPACING[1]
+    )
     gaussian_share = EXCITATION**2 / (EXCITATION**2 + WAVELENGTH**2)
     for e in (1, 9, 20, 31):
         d = element_positions(32, 0.2)[e] * AIRY_UNIT
@@ -64,8 +79,17 @@ def test_off_axis_elements_peak_between_the_spot_and_the_element(elements):
 
 
 def test_together_normalization_gives_each_element_its_share_of_the_light():
-    together = dkpsf.airyscan(SHAPE, SPACING, NA, WAVELENGTH, EXCITATION, NI, elements=19,
-                              oversample=1, normalize="together")
+    together = dkpsf.airyscan(
+        SHAPE,
+        SPACING,
+        NA,
+        WAVELENGTH,
+        EXCITATION,
+        NI,
+        elements=19,
+        oversample=1,
+        normalize="together",
+    )
     shares = together.sum(axis=(1, 2, 3))
     assert shares.sum() == pytest.approx(1.0, rel=1e-5)
     rings = np.round(np.hypot(*element_positions(19, 0.2).T), 6)

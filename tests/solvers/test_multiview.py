@@ -53,7 +53,10 @@ def test_simultaneous_rl_reaches_the_kkt_point_and_admm_the_same_minimizer(small
     assert (rl.x < 1e-3).sum() > 0  # the constraint is active: not an interior solution
     admm = ADMM(terms + [NonNegative()]).run(max_iter=300, record_every=50)
     assert np.max(np.abs(admm.x - rl.x)) < 1e-5 * rl.x.max()
-    assert abs(admm.history["objective"][-1] - rl.history["objective"][-1]) < 1e-6 * rl.history["objective"][-1]
+    assert (
+        abs(admm.history["objective"][-1] - rl.history["objective"][-1])
+        < 1e-6 * rl.history["objective"][-1]
+    )
 
 
 def test_joint_objective_decreases_monotonically_and_is_the_weighted_kl_sum(small):
@@ -61,8 +64,10 @@ def test_joint_objective_decreases_monotonically_and_is_the_weighted_kl_sum(smal
     objective = np.array(result.history["objective"])
     assert np.all(np.diff(objective) <= 1e-10 * objective[0])
     x = result.x
-    expected = sum(w * PoissonLikelihood(y, background=1.0)(Blur(h, small["shape"]) @ x)
-                   for h, y, w in zip(small["psfs"], small["views"], small["weights"]))
+    expected = sum(
+        w * PoissonLikelihood(y, background=1.0)(Blur(h, small["shape"]) @ x)
+        for h, y, w in zip(small["psfs"], small["views"], small["weights"])
+    )
     assert objective[-1] == pytest.approx(expected, rel=1e-9)
 
 
@@ -86,8 +91,10 @@ def test_ordered_subsets_follow_their_formula_view_by_view_with_offsets():
     """Views of different shapes: each sub-iteration uses its own Aᵥᴴ1, and leaves alone
     the voxels its view does not see."""
     rng = np.random.default_rng(2)
-    images = [rng.poisson(20.0, (6, 10, 12)).astype(np.float64),
-              rng.poisson(20.0, (6, 12, 8)).astype(np.float64)]
+    images = [
+        rng.poisson(20.0, (6, 10, 12)).astype(np.float64),
+        rng.poisson(20.0, (6, 12, 8)).astype(np.float64),
+    ]
     psfs = [gaussian_psf(3, 3, 0.8).astype(np.float64), gaussian_psf(5, 3, 1.2).astype(np.float64)]
     views = build_views(images, psfs, offsets=[(0, 0, 0), (0, 4, 6)], backgrounds=[1.0, 2.0])
     assert views.field_shape == (6, 16, 14)
@@ -111,7 +118,10 @@ def test_ordered_subsets_go_faster_per_pass_on_consistent_data():
     rng = np.random.default_rng(3)
     shape = (8, 16, 16)
     truth = rng.uniform(1.0, 10.0, shape)
-    psfs = [anisotropic_psf(w, 0.5) for w in ((1.0, 0.4, 0.4), (0.4, 1.0, 0.4), (0.4, 0.4, 1.0), (0.7, 0.7, 0.7))]
+    psfs = [
+        anisotropic_psf(w, 0.5)
+        for w in ((1.0, 0.4, 0.4), (0.4, 1.0, 0.4), (0.4, 0.4, 1.0), (0.7, 0.7, 0.7))
+    ]
     images = [Blur(h, shape) @ truth + 1.0 for h in psfs]  # noiseless: one exact solution
     views = build_views(images, psfs, backgrounds=1.0, boundary="periodic")
     error = {}
@@ -142,7 +152,9 @@ def test_fast_path_equals_the_generic_operator_path():
 def test_accelerated_joint_rl_stays_non_negative_and_goes_further(small):
     plain = MultiViewRichardsonLucy(small["problem"].data).run(max_iter=15)
     for acceleration in ("biggs-andrews", "momentum"):
-        fast = MultiViewRichardsonLucy(small["problem"].data, acceleration=acceleration).run(max_iter=15)
+        fast = MultiViewRichardsonLucy(small["problem"].data, acceleration=acceleration).run(
+            max_iter=15
+        )
         assert fast.x.min() >= 0 and np.all(np.isfinite(fast.x))
         assert fast.history["objective"][-1] < plain.history["objective"][-1]
 
@@ -152,8 +164,10 @@ def test_accelerated_joint_rl_stays_non_negative_and_goes_further(small):
     [
         (lambda y, h: build_views([y, y[:, :-1]], [h, h]), "different shapes .* give offsets="),
         (lambda y, h: build_views([y, y, y], [h, h]), "2 PSFs for 3 views"),
-        (lambda y, h: build_views([y, y], [h, h], spacings=[(0.2, 0.1, 0.1), (0.2, 0.1, 0.12)]),
-         "view 1 has voxel size .* resample"),
+        (
+            lambda y, h: build_views([y, y], [h, h], spacings=[(0.2, 0.1, 0.1), (0.2, 0.1, 0.12)]),
+            "view 1 has voxel size .* resample",
+        ),
         (lambda y, h: build_views([y, np.where(y > 3, np.nan, y)], [h, h]), "view 1 contains NaN"),
         (lambda y, h: build_views([y, -y], [h, h]), "view 1: PoissonLikelihood needs counts"),
         (lambda y, h: build_views([y, y], [h, h], offsets=[(0, 0, 0)]), "1 offsets for 2 views"),
@@ -188,8 +202,11 @@ def test_runs_on_a_device_stand_in_without_falling_back_to_the_host():
     images = [rng.poisson(5.0, (6, 10, 10)).astype(np.float32) for _ in range(2)]
     psfs = [gaussian_psf(3, 3, 0.8), gaussian_psf(3, 3, 1.1)]
     host = build_views(images, psfs, backgrounds=1.0)
-    device = build_views([y.view(GuardedArray) for y in images], [h.view(GuardedArray) for h in psfs],
-                         backgrounds=1.0)
+    device = build_views(
+        [y.view(GuardedArray) for y in images],
+        [h.view(GuardedArray) for h in psfs],
+        backgrounds=1.0,
+    )
     for options in ({"subsets": 2}, {"acceleration": "biggs-andrews"}):
         on_device = MultiViewRichardsonLucy(device.data, **options).run(max_iter=3)
         assert isinstance(on_device.x, GuardedArray)

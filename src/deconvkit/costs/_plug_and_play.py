@@ -73,16 +73,26 @@ class NonLocalMeans:
         skimage's fast mode (box-weighted patches).
     """
 
-    def __init__(self, patch_size: int = 3, patch_distance: int = 3, h_factor: float = 0.8,
-                 fast_mode: bool = True) -> None:
+    def __init__(
+        self,
+        patch_size: int = 3,
+        patch_distance: int = 3,
+        h_factor: float = 0.8,
+        fast_mode: bool = True,
+    ) -> None:
         self.patch_size, self.patch_distance = int(patch_size), int(patch_distance)
         self.h_factor, self.fast_mode = float(h_factor), bool(fast_mode)
 
     def __call__(self, x: np.ndarray, sigma: float) -> np.ndarray:
         restoration = _need("skimage.restoration", "scikit-image")
         return restoration.denoise_nl_means(
-            x, patch_size=self.patch_size, patch_distance=self.patch_distance,
-            h=self.h_factor * sigma, sigma=sigma, fast_mode=self.fast_mode, channel_axis=None,
+            x,
+            patch_size=self.patch_size,
+            patch_distance=self.patch_distance,
+            h=self.h_factor * sigma,
+            sigma=sigma,
+            fast_mode=self.fast_mode,
+            channel_axis=None,
         )
 
     def __repr__(self) -> str:
@@ -106,16 +116,27 @@ class WaveletShrinkage:
         Decomposition levels (skimage's default otherwise).
     """
 
-    def __init__(self, wavelet: str = "db1", mode: str = "soft", method: str = "BayesShrink",
-                 levels: int | None = None) -> None:
+    def __init__(
+        self,
+        wavelet: str = "db1",
+        mode: str = "soft",
+        method: str = "BayesShrink",
+        levels: int | None = None,
+    ) -> None:
         self.wavelet, self.mode, self.method, self.levels = wavelet, mode, method, levels
 
     def __call__(self, x: np.ndarray, sigma: float) -> np.ndarray:
         _need("pywt", "PyWavelets")
         restoration = _need("skimage.restoration", "scikit-image")
         return restoration.denoise_wavelet(
-            x, sigma=sigma, wavelet=self.wavelet, mode=self.mode, method=self.method,
-            wavelet_levels=self.levels, rescale_sigma=True, channel_axis=None,
+            x,
+            sigma=sigma,
+            wavelet=self.wavelet,
+            mode=self.mode,
+            method=self.method,
+            wavelet_levels=self.levels,
+            rescale_sigma=True,
+            channel_axis=None,
         )
 
     def __repr__(self) -> str:
@@ -145,7 +166,11 @@ class BM4D:
 
     def __call__(self, x: np.ndarray, sigma: float) -> np.ndarray:
         bm4d = _need("bm4d", "deconvkit[pnp] (or bm4d)")
-        stage = bm4d.BM4DStages.ALL_STAGES if self.stages == "all" else bm4d.BM4DStages.HARD_THRESHOLDING
+        stage = (
+            bm4d.BM4DStages.ALL_STAGES
+            if self.stages == "all"
+            else bm4d.BM4DStages.HARD_THRESHOLDING
+        )
         try:
             return bm4d.bm4d(x, sigma_psd=float(sigma), profile=self.profile, stage_arg=stage)
         except ValueError as error:  # e.g. a volume smaller than its blocks
@@ -172,13 +197,19 @@ def _denoiser(denoiser: Any) -> Callable:
             )
         return DENOISERS[denoiser]()
     if not callable(denoiser):
-        raise TypeError(f"the denoiser must be a callable denoise(x, sigma) -> array or a name, got {denoiser!r}")
+        raise TypeError(
+            f"the denoiser must be a callable denoise(x, sigma) -> array or a name, got {denoiser!r}"
+        )
     return denoiser
 
 
 def _check_strength(strength: Any, what: str) -> float:
-    if isinstance(strength, bool) or not isinstance(strength, numbers.Real) or not math.isfinite(strength) \
-            or strength <= 0:
+    if (
+        isinstance(strength, bool)
+        or not isinstance(strength, numbers.Real)
+        or not math.isfinite(strength)
+        or strength <= 0
+    ):
         raise ValueError(f"{what} must be a positive finite number, got {strength!r}")
     return float(strength)
 
@@ -334,5 +365,7 @@ class RegularizationByDenoising(_Denoising):
         return self.strength
 
     def __repr__(self) -> str:
-        return (f"RegularizationByDenoising({self.denoiser!r}, strength={self.strength:g}, "
-                f"sigma={self.noise_level:g})")
+        return (
+            f"RegularizationByDenoising({self.denoiser!r}, strength={self.strength:g}, "
+            f"sigma={self.noise_level:g})"
+        )

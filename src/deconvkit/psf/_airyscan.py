@@ -60,7 +60,11 @@ def element_positions(elements: int = 32, pitch: float = 0.2, rotation: float = 
            [ 0.   ,  1.   ],
            [ 0.866,  0.5  ]])
     """
-    if isinstance(elements, bool) or int(elements) != elements or not 1 <= int(elements) <= MAX_ELEMENTS:
+    if (
+        isinstance(elements, bool)
+        or int(elements) != elements
+        or not 1 <= int(elements) <= MAX_ELEMENTS
+    ):
         raise ValueError(f"elements must be an integer from 1 to {MAX_ELEMENTS}, got {elements!r}")
     pitch = float(pitch)
     if not np.isfinite(pitch) or pitch <= 0:
@@ -186,13 +190,19 @@ def airyscan(
     spacing = check_spacing(spacing)
     oversample = check_oversample(oversample)
     positions = element_positions(elements, pitch, rotation)
-    size = float(pitch) if element_size is None else check_nonnegative(element_size, "element_size", "Airy units")
+    size = (
+        float(pitch)
+        if element_size is None
+        else check_nonnegative(element_size, "element_size", "Airy units")
+    )
     if model == "born_wolf":
         ns, depth, ng, tg, ni0, ng0, tg0 = None, 0.0, 1.515, 170.0, None, 1.515, 170.0
     emission = build_optics(
         na, wavelength, ni, ns=ns, depth=depth, ng=ng, tg=tg, ni0=ni0, ng0=ng0, tg0=tg0, ti0=ti0
     )
-    excitation = emission.with_wavelength(check_wavelength(excitation_wavelength, "excitation_wavelength"))
+    excitation = emission.with_wavelength(
+        check_wavelength(excitation_wavelength, "excitation_wavelength")
+    )
     intensity = _MODELS[model]
     airy_unit = AIRY_UNIT_FACTOR * emission.wavelength / emission.na  # µm in the sample
     shifts = positions * airy_unit  # (elements, 2), µm

@@ -76,14 +76,18 @@ def _as_list(arrays: Any, ndim: int | None, what: str) -> list:
         return [array[i] for i in range(array.shape[0])]
     if what == "views" and array.ndim == 4:
         return [array[i] for i in range(array.shape[0])]
-    raise TypeError(f"give the {what} as a list of arrays or one (V, Z, Y, X) stack, got {type(arrays).__name__}")
+    raise TypeError(
+        f"give the {what} as a list of arrays or one (V, Z, Y, X) stack, got {type(arrays).__name__}"
+    )
 
 
 def _per_view(value: Any, n: int, what: str) -> list:
     """A value for every view, or one list entry per view."""
     if isinstance(value, (list, tuple)):
         if len(value) != n:
-            raise ValueError(f"{len(value)} {what} for {n} views: give one per view, or one for all")
+            raise ValueError(
+                f"{len(value)} {what} for {n} views: give one per view, or one for all"
+            )
         return list(value)
     return [value] * n
 
@@ -102,7 +106,9 @@ def _check_psf(h: Any, i: int, ndim: int, normalize: bool) -> Any:
     xp = namespace(h)
     h = xp.asarray(h)
     if h.ndim != ndim:
-        raise ValueError(f"PSF {i} has {h.ndim} axes but the views have {ndim}: give one axis per image axis")
+        raise ValueError(
+            f"PSF {i} has {h.ndim} axes but the views have {ndim}: give one axis per image axis"
+        )
     if not bool(xp.all(xp.isfinite(h))):
         raise ValueError(f"PSF {i} contains NaN or infinite values")
     h = h.astype(np.float64 if h.dtype == np.float64 else np.float32)
@@ -183,12 +189,16 @@ def build_views(
     ndim = images[0].ndim
     for i, y in enumerate(images):
         if y.ndim != ndim:
-            raise ValueError(f"view {i} has {y.ndim} axes but view 0 has {ndim}: give views of one dimensionality")
+            raise ValueError(
+                f"view {i} has {y.ndim} axes but view 0 has {ndim}: give views of one dimensionality"
+            )
     if hasattr(psfs, "ndim") and psfs.ndim == ndim:
         psfs = [psfs] * n
     psfs = _as_list(psfs, ndim, "PSFs")
     if len(psfs) != n:
-        raise ValueError(f"{len(psfs)} PSFs for {n} views: give one PSF per view, or one PSF for all")
+        raise ValueError(
+            f"{len(psfs)} PSFs for {n} views: give one PSF per view, or one PSF for all"
+        )
     psfs = [_check_psf(h, i, ndim, normalize) for i, h in enumerate(psfs)]
 
     if spacings is not None:
@@ -218,7 +228,9 @@ def build_views(
     for i, o in enumerate(offsets):
         o = tuple(int(v) for v in o)
         if len(o) != ndim or any(v < 0 for v in o):
-            raise ValueError(f"offset {i} must be {ndim} non-negative integers (ZYX voxels), got {o}")
+            raise ValueError(
+                f"offset {i} must be {ndim} non-negative integers (ZYX voxels), got {o}"
+            )
         checked.append(o)
     offsets = checked
     field = tuple(max(o[a] + s[a] for o, s in zip(offsets, shapes)) for a in range(ndim))
@@ -227,7 +239,9 @@ def build_views(
         domain = fast_shape(tuple(f + p - 1 for f, p in zip(field, biggest)))
     elif boundary == "periodic":
         if len(set(shapes)) > 1 or any(any(o) for o in offsets):
-            raise ValueError("boundary='periodic' needs views of one shape without offsets: use 'extended'")
+            raise ValueError(
+                "boundary='periodic' needs views of one shape without offsets: use 'extended'"
+            )
         domain = field
     else:
         raise ValueError(f"boundary must be 'extended' or 'periodic', got {boundary!r}")
@@ -277,7 +291,9 @@ def _zero_outside(full: Any, window: tuple) -> None:
 def _groups(subsets: Any, n: int) -> list[list[int]]:
     if isinstance(subsets, numbers.Integral) and not isinstance(subsets, bool):
         if not 1 <= subsets <= n:
-            raise ValueError(f"subsets must be between 1 and the number of views ({n}), got {subsets}")
+            raise ValueError(
+                f"subsets must be between 1 and the number of views ({n}), got {subsets}"
+            )
         return [list(range(g, n, int(subsets))) for g in range(int(subsets))]
     groups = [[int(v) for v in group] for group in subsets]
     flat = sorted(v for group in groups for v in group)
@@ -349,14 +365,25 @@ class MultiViewRichardsonLucy(Solver):
     """
 
     name = "MultiViewRichardsonLucy"
-    objective_note = "Σ_v w_v KL(y_v ‖ A_v x + b_v) (+ regularizer), the joint Poisson negative log-likelihood"
+    objective_note = (
+        "Σ_v w_v KL(y_v ‖ A_v x + b_v) (+ regularizer), the joint Poisson negative log-likelihood"
+    )
 
-    def __init__(self, data: Any, subsets: Any = 1, regularizer: Cost | None = None,
-                 acceleration: str | None = None, alpha_max: float = 0.95,
-                 floor: float = 1e-3, track_objective: bool = True) -> None:
+    def __init__(
+        self,
+        data: Any,
+        subsets: Any = 1,
+        regularizer: Cost | None = None,
+        acceleration: str | None = None,
+        alpha_max: float = 0.95,
+        floor: float = 1e-3,
+        track_objective: bool = True,
+    ) -> None:
         terms = [t for t in split_terms(data, self.name) if not isinstance(t.cost, NonNegative)]
         if not terms:
-            raise ValueError(f"{self.name} needs at least one view, PoissonLikelihood(y, background=b) @ A")
+            raise ValueError(
+                f"{self.name} needs at least one view, PoissonLikelihood(y, background=b) @ A"
+            )
         self.shape = common_shape(terms, self.name)
         views = []
         for i, term in enumerate(terms):
@@ -370,7 +397,9 @@ class MultiViewRichardsonLucy(Solver):
                     "pass a smooth regularizer as regularizer=, or use ADMM for other terms"
                 )
             if weight <= 0:
-                raise ValueError(f"{self.name}: view {i} has weight {weight:g}: drop the view instead")
+                raise ValueError(
+                    f"{self.name}: view {i} has weight {weight:g}: drop the view instead"
+                )
             views.append((cost, weight, term.op))
         self.dtype = np.finfo(np.result_type(np.float32, *(c.y.dtype for c, _, _ in views))).dtype
         if acceleration not in ACCELERATIONS:
@@ -386,7 +415,9 @@ class MultiViewRichardsonLucy(Solver):
                     f"{regularizer!r} is not: use SmoothedTotalVariation or Tikhonov, or ADMM"
                 )
             if regularizer.shape is not None and tuple(regularizer.shape) != self.shape:
-                raise ValueError(f"{self.name}: the regularizer takes {regularizer.shape} but x has shape {self.shape}")
+                raise ValueError(
+                    f"{self.name}: the regularizer takes {regularizer.shape} but x has shape {self.shape}"
+                )
         self.regularizer = regularizer
         self.acceleration, self.alpha_max, self.floor = acceleration, float(alpha_max), float(floor)
         self.tracks_objective = bool(track_objective)
@@ -431,8 +462,10 @@ class MultiViewRichardsonLucy(Solver):
             self._fill.append(fill if bool(xp.any(fill)) else None)
             self._norm_of.append((xp.where(seen, n_g, 0).astype(self.dtype), seen))
         del norms, total
-        flux = sum(v.weight * float(xp.sum(xp.clip(v.y - v.background, 0, None), dtype=np.float64))
-                   for v in self._views)
+        flux = sum(
+            v.weight * float(xp.sum(xp.clip(v.y - v.background, 0, None), dtype=np.float64))
+            for v in self._views
+        )
         weight = float(xp.sum(self.normalization, dtype=np.float64))
         self.flat_level = max(flux / weight, 1e-12) if weight > 0 else 1.0
         field_bytes = sum(int(v.y.size) * v.y.dtype.itemsize for v in self._views)
@@ -444,9 +477,14 @@ class MultiViewRichardsonLucy(Solver):
         blur, window = op, None
         if isinstance(op, Product) and isinstance(op.a, Crop):
             blur, window = op.b, op.a.window
-        if (blur is not None and getattr(blur, "is_circulant", False)
-                and not getattr(blur, "stacked_in", False) and not getattr(blur, "stacked_out", False)
-                and tuple(blur.circulant_shape) == self.shape and tuple(blur.dims) == self.shape):
+        if (
+            blur is not None
+            and getattr(blur, "is_circulant", False)
+            and not getattr(blur, "stacked_in", False)
+            and not getattr(blur, "stacked_out", False)
+            and tuple(blur.circulant_shape) == self.shape
+            and tuple(blur.dims) == self.shape
+        ):
             return window, blur.circulant_blocks(complex_dtype(self.dtype))[0, 0]
         return None, None
 
@@ -471,7 +509,11 @@ class MultiViewRichardsonLucy(Solver):
     def _back_project(self, x: Any, group: list[int], cached: dict | None) -> Any:
         r""":math:`\sum_{v \in G} w_v A_v^H (y_v / (A_v x + b_v))`."""
         xp = namespace(x)
-        fresh = [v for v in group if self._views[v].otf is not None and (cached is None or v not in cached)]
+        fresh = [
+            v
+            for v in group
+            if self._views[v].otf is not None and (cached is None or v not in cached)
+        ]
         spectrum = rfftn(x, self._axes()) if fresh else None
         acc_spectrum = acc_real = None
         for v in group:
