@@ -60,7 +60,8 @@ def test_prox_is_the_denoiser_at_sigma_squared_tau_lambda():
     for tau in (0.1, 1.0, 7.0):
         assert pnp.sigma(tau) == pytest.approx(math.sqrt(tau * lam))
         np.testing.assert_allclose(pnp.prox(v, tau), true_prox.prox(v, tau), rtol=1e-12)
-    # a weight multiplies the strength
+    # a weight multiplies the strength, and the result is still marked as not a true prox
+    assert (0.5 * pnp).exact_prox is False and (0.5 * pnp).strength == pytest.approx(0.5 * lam)
     np.testing.assert_allclose(
         (0.5 * pnp).prox(v, 2.0), PlugAndPlay(gaussian_map_denoiser, 0.5 * lam).prox(v, 2.0)
     )

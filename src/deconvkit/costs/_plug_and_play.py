@@ -303,6 +303,12 @@ class PlugAndPlay(_Denoising):
         super().__init__(denoiser, shape)
         self.strength = _check_strength(strength, "PlugAndPlay's strength")
 
+    def __rmul__(self, scalar: Any) -> Any:
+        """``c * PlugAndPlay(D, λ)`` is ``PlugAndPlay(D, cλ)`` (the flags kept)."""
+        if isinstance(scalar, numbers.Real) and not isinstance(scalar, bool):
+            return PlugAndPlay(self.denoiser, float(scalar) * self.strength, self.shape)
+        return NotImplemented
+
     def sigma(self, tau: float) -> float:
         r"""The denoiser's noise level for a prox of step ``tau``: :math:`\sqrt{\tau\lambda}`."""
         return math.sqrt(float(tau) * self.strength)
@@ -352,6 +358,14 @@ class RegularizationByDenoising(_Denoising):
         super().__init__(denoiser, shape)
         self.strength = _check_strength(strength, "RegularizationByDenoising's strength")
         self.noise_level = _check_strength(sigma, "RegularizationByDenoising's sigma")
+
+    def __rmul__(self, scalar: Any) -> Any:
+        """``c * RegularizationByDenoising(D, λ, σ)`` is ``RegularizationByDenoising(D, cλ, σ)``."""
+        if isinstance(scalar, numbers.Real) and not isinstance(scalar, bool):
+            return RegularizationByDenoising(
+                self.denoiser, float(scalar) * self.strength, self.noise_level, self.shape
+            )
+        return NotImplemented
 
     def _grad(self, x: Any) -> Any:
         xp = namespace(x)
