@@ -30,6 +30,7 @@ This package is a leaf: it depends on numpy and scipy only (matplotlib for
 :func:`plot`, imported when called).
 """
 
+from ._airyscan import airyscan
 from ._beads import BeadReport, from_beads
 from ._confocal import confocal
 from ._describe import PSFDescription, describe, plot
@@ -45,6 +46,7 @@ __all__ = [
     "NOLL_NAMES",
     "BeadReport",
     "PSFDescription",
+    "airyscan",
     "born_wolf",
     "confocal",
     "describe",

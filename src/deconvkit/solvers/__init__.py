@@ -11,6 +11,7 @@ known Lipschitz bounds. See ``docs/solvers.md``.
 from ._admm import ADMM, CirculantSolve, ConjugateGradientSolve, XStep
 from ._callbacks import Callback, EveryIteration, ProgressLine
 from ._engine import Result, Solver, State
+from ._multiview import MultiViewRichardsonLucy, Views, build_views
 from ._gradient import FISTA, GradientDescent, ProjectedGradient, ProximalGradient
 from ._primal_dual import ChambollePock, CondatVu
 from ._quadratic import solve_quadratic
@@ -33,6 +34,9 @@ __all__ = [
     "FISTA",
     "ProjectedGradient",
     "RichardsonLucy",
+    "MultiViewRichardsonLucy",
+    "build_views",
+    "Views",
     "ADMM",
     "ChambollePock",
     "CondatVu",
