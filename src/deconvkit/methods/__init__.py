@@ -22,6 +22,7 @@ from ._registry import COMMON, ITERATIVE, Method, Parameter, available, get
 from ._stopping import Discrepancy
 from ._tiles import Tiling, default_overlap, solve_tiled, tiling
 from ._validate import check_image, check_psf, estimate_background, lazy
+from ._views import VIEW_METHODS, run_views
 
 __all__ = [
     "deconvolve",
@@ -32,6 +33,8 @@ __all__ = [
     "tiling",
     "default_overlap",
     "solve_tiled",
+    "run_views",
+    "VIEW_METHODS",
     "Constants",
     "available",
     "get",
@@ -122,6 +125,12 @@ def run(
         cropped away), ``history``, ``n_iter``, ``stop_reason``, and
         ``parameters`` (the method's name and every parameter's value).
     """
+    if isinstance(image, (list, tuple)):
+        if tile_shape is not None or overlap is not None or x0 is not None:
+            raise ValueError("several views are solved whole: tile_shape, overlap and x0 "
+                             "apply to one view")
+        return run_views(image, psf, method, ground_truth=ground_truth, callbacks=callbacks,
+                         progress=progress, record_every=record_every, keep=keep, **params)
     chosen = plan(image, psf, method, backend=backend, **params)
     if tile_shape is not None or overlap is not None:
         layout = tiling(chosen, "auto" if tile_shape is None else tile_shape, overlap)
@@ -160,11 +169,12 @@ def deconvolve(image: Any, psf: Any, method: str = "rl", *, tile_shape: Any = No
 
     Parameters
     ----------
-    image : array
+    image : array or list of arrays
         The measured stack: NumPy or CuPy (the result is of the same kind), a
-        dask array (a lazy dask array comes back) or a zarr array (read tile by tile).
-    psf : array
-        The PSF (same number of axes, any size).
+        dask array (a lazy dask array comes back) or a zarr array (read tile by
+        tile); or a list of views of one object (:func:`run_views`: one result).
+    psf : array or list of arrays
+        The PSF (same number of axes, any size); one per view for several views.
     method : str
         ``"rl"`` (default), ``"rltv"``, ``"rl-accelerated"``, ``"admm-hessian"``,
         ``"wif"``, ... : see :func:`available` or ``deconvkit methods``.
@@ -218,6 +228,8 @@ def deconvolve(image: Any, psf: Any, method: str = "rl", *, tile_shape: Any = No
     >>> float(abs(tiled - x).max() / x.max()) < 0.02
     True
     """
+    if isinstance(image, (list, tuple)):  # several views of one object
+        return run(image, psf, method, tile_shape=tile_shape, overlap=overlap, **params).x
     tiled = (tile_shape is not None or lazy(image) or output is not None
              or scheduler is not None or workers is not None)
     if not tiled:
