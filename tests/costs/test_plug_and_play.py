@@ -83,7 +83,6 @@ def test_pnp_with_an_exact_map_denoiser_converges_to_the_regularized_minimizer(t
         run = ADMM([data, pnp])
     else:
         run = FISTA(data, pnp)
-    run.tracks_objective = False  # there is no objective to record
     result = run.run(max_iter=150)
     assert not result.diverged
     np.testing.assert_allclose(
@@ -111,7 +110,6 @@ def test_red_with_a_symmetric_linear_denoiser_is_a_gradient_and_reaches_the_mini
     lam = tikhonov["lam"]
     shrink = RegularizationByDenoising(lambda v, s: v / (1.0 + C), lam * (1.0 + C), sigma=1.0)
     fista = FISTA([LeastSquares(tikhonov["y"]) @ tikhonov["H"], shrink])
-    fista.tracks_objective = False
     x = fista.run(max_iter=200).x
     np.testing.assert_allclose(
         x, tikhonov["solution"], atol=1e-7 * np.abs(tikhonov["solution"]).max()
@@ -121,7 +119,6 @@ def test_red_with_a_symmetric_linear_denoiser_is_a_gradient_and_reaches_the_mini
 def test_solver_stops_on_divergence_and_returns_the_last_finite_iterate(tikhonov):
     pnp = PlugAndPlay(gaussian_map_denoiser, 1e-6)
     fista = FISTA(LeastSquares(tikhonov["y"]) @ tikhonov["H"], pnp, step=50.0, accelerate=False)
-    fista.tracks_objective = False
     result = fista.run(max_iter=2000)
     assert result.diverged and "NaN or Inf" in result.stop_reason
     assert np.all(np.isfinite(result.x)) and result.n_iter < 2000
@@ -201,7 +198,6 @@ def test_pnp_admm_with_nl_means_deconvolves_better_than_the_data(noisy_volume):
     y = (H @ clean + 2.0 * np.random.default_rng(4).standard_normal(clean.shape)).astype(np.float32)
     terms = [LeastSquares(y) @ H, PlugAndPlay(NonLocalMeans(patch_distance=2), 2.0), NonNegative()]
     admm = ADMM(terms, rho=0.2)  # sigma = sqrt(2 / 0.2) ≈ 3.2
-    admm.tracks_objective = False
     result = admm.run(max_iter=15, ground_truth=clean)
     assert result.x.dtype == np.float32 and not result.diverged
     assert result.history["nrmse"][-1] < 0.6 * metrics.nrmse(y, clean)

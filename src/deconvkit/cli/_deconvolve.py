@@ -77,12 +77,15 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
         "catalogue", description="Deconvolve IMAGE (ZYX, or with channels / time points: "
         "each volume on its own) by a PSF file or a PSF model.",
         epilog=_EPILOG, formatter_class=FORMATTER, parents=[parent])
-    parser.add_argument("image", type=Path, help="the image: a TIFF (ImageJ, OME or plain)")
+    parser.add_argument("image", type=Path, nargs="?",
+                        help="the image: a TIFF (ImageJ, OME or plain) or an OME-Zarr store")
     parser.add_argument("psf_file", type=Path, nargs="?", metavar="PSF",
                         help="the PSF as a TIFF (same as --psf)")
     source = parser.add_argument_group("PSF")
     source.add_argument("--psf", type=Path, action="append", default=[], metavar="PSF.tif",
                         help="PSF file; repeat it once per channel for multichannel images")
+    source.add_argument("--psfs", type=Path, nargs="+", default=[], metavar="PSF.tif",
+                        help="with --views: one PSF per view (or one for all)")
     source.add_argument("--psf-model", type=str.lower, choices=[*MODELS,
                         *(m.replace("_", "-") for m in MODELS if "_" in m)], metavar="MODEL",
                         help=f"compute a theoretical PSF sized for the image instead: "
@@ -121,6 +124,16 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     method.add_argument("--clip-negative", action="store_true",
                         help="Poisson methods: clip negative data to 0 instead of refusing it")
 
+    views = parser.add_argument_group("several views of one object (rl, rl-accelerated, "
+                                      "admm-tv, admm-hessian)")
+    views.add_argument("--views", type=Path, nargs="+", metavar="VIEW.tif",
+                       help="registered views of one object, one voxel size: deconvolved "
+                            "jointly into one image (give their PSFs with --psfs)")
+    views.add_argument("--channels-as-views", action="store_true",
+                       help="read IMAGE's channels as views of one object (one PSF per "
+                            "channel, or one for all), e.g. an Airyscan detector's elements")
+    views.add_argument("--subsets", type=int, default=1, metavar="N",
+                       help="RL over views: 1 simultaneous (default), N ordered subsets")
     data = parser.add_argument_group("data and output")
     data.add_argument("--spacing", type=float, nargs=3, metavar=("DZ", "DY", "DX"),
                       help="voxel size in µm (default: from the file; 1 if it has none)")
@@ -409,6 +422,11 @@ def run_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CLIError(str(exc), EXIT_USAGE) from None
     params = method_parameters(spec, args)
+    if args.views or args.channels_as_views:
+        return _run_views(args, spec, params, started)
+    if args.image is None:
+        raise CLIError("no image: give IMAGE (deconvkit deconvolve IMAGE PSF), or --views "
+                       "V1.tif V2.tif ... --psfs P1.tif P2.tif ...", EXIT_USAGE)
     files = ([args.psf_file] if args.psf_file else []) + list(args.psf)
     model = args.psf_model.replace("-", "_") if args.psf_model else None
     if model and files:
@@ -635,6 +653,103 @@ def run_command(args: argparse.Namespace) -> int:
         outputs.publish(record)
     if not args.quiet:
         _summary(spec, parameters, record, output, sidecar)
+    return 0
+
+
+def _run_views(args: argparse.Namespace, spec: Any, params: dict, started: float) -> int:
+    """Several views (files, or an image's channels) of one object into one image."""
+    messages = args.messages
+    if spec.name not in catalogue.VIEW_METHODS:
+        raise CLIError(f"{spec.name} takes one view; for several views use --method one of "
+                       f"{', '.join(catalogue.VIEW_METHODS)}", EXIT_USAGE)
+    if args.views and args.channels_as_views:
+        raise CLIError("give --views files or --channels-as-views with one IMAGE, not both",
+                       EXIT_USAGE)
+    if any(v is not None for v in (args.tile_shape, args.workers, args.scheduler)) or \
+            args.estimate_psf:
+        raise CLIError("several views are solved whole: --tile-shape, --workers, --scheduler "
+                       "and --estimate-psf apply to one view", EXIT_USAGE)
+    if args.subsets < 1:
+        raise CLIError("--subsets must be a positive number", EXIT_USAGE)
+    files = list(args.views or [args.image])
+    if args.views and args.image is not None:
+        files = [args.image, *files]  # IMAGE given too: it is the first view
+    psf_files = list(args.psfs) + ([args.psf_file] if args.psf_file else []) + list(args.psf)
+    if args.psf_model:
+        raise CLIError("several views need measured PSFs, one per view (--psfs P1.tif ...)",
+                       EXIT_USAGE)
+    if not psf_files:
+        raise CLIError("no PSFs: give one per view with --psfs P1.tif P2.tif ... (or one for "
+                       "all)", EXIT_USAGE)
+    output = (args.output or default_output(files[0], spec.name)).expanduser()
+    check_inputs({"view": files, "PSF": psf_files, "reference": args.reference})
+    outputs = OutputFiles(output, overwrite=args.overwrite,
+                          inputs=[*files, *psf_files, args.reference])
+    images, metas = [], []
+    for path in files:
+        image, meta = io.read(path)
+        images.append(image)
+        metas.append(meta)
+    spacing_option = parse_spacing(args.spacing)
+    spacing, spacing_source, spacing_known = resolve_spacing(
+        metas[0], spacing_option, args.z_step, messages, files[0])
+    if args.channels_as_views:
+        meta = metas[0]
+        if "C" not in meta.axes or "T" in meta.axes:
+            raise CLIError(f"--channels-as-views needs a CZYX image; {files[0]} has axes "
+                           f"{meta.axes}", EXIT_USAGE)
+        views = [images[0][c] for c in range(images[0].shape[0])]
+        axes = "ZYX"
+    else:
+        for path, image, meta in zip(files, images, metas):
+            if meta.axes != "ZYX":
+                raise CLIError(f"the view {path} has axes {meta.axes}: each view is one ZYX "
+                               f"volume (or use --channels-as-views)", EXIT_USAGE)
+            if spacing_option is None and meta.spacing is not None and not np.allclose(
+                    meta.spacing, spacing, rtol=0.01):
+                raise CLIError(f"the view {path} has voxel size {_spacing_text(meta.spacing)} but "
+                               f"{files[0]} {_spacing_text(spacing)}: views must share one voxel "
+                               f"size (resample them first)")
+        views, axes = images, "ZYX"
+    psfs = _read_psfs(args, psf_files, spacing if spacing_source != "assumed" else None)
+    if len(psfs) not in (1, len(views)):
+        raise CLIError(f"{len(psfs)} PSFs for {len(views)} views: give one PSF per view, or "
+                       f"one for all", EXIT_USAGE)
+    psfs = [_prepare_psf(args, p, f"the PSF {f}", False) for p, f in zip(psfs, psf_files)]
+    truth = None
+    if args.reference is not None:
+        truth, _ = io.read(args.reference)
+    tick = time.perf_counter()
+    with _fft_workers(args.threads):
+        try:
+            result = catalogue.run(views, psfs if len(psfs) > 1 else psfs[0], spec.name,
+                                   spacing=spacing, subsets=args.subsets, ground_truth=truth,
+                                   **params)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    seconds = time.perf_counter() - tick
+    record = {
+        "command": "deconvkit " + " ".join(args.argv),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "method": spec.name, "parameters": result.parameters,
+        "views": [str(p) for p in files] if not args.channels_as_views else
+        {"path": str(files[0]), "channels": len(views)},
+        "psf": [{"path": str(p)} for p in psf_files], "spacing": spacing_known,
+        "spacing_used": spacing, "spacing_source": spacing_source, "unit": "µm",
+        "output": {"path": str(output), "shape": result.x.shape, "axes": axes,
+                   "dtype": args.dtype},
+        "n_iter": result.n_iter, "stop_reason": str(result.stop_reason),
+        "timings": {"deconvolution": seconds}, "versions": versions(),
+    }
+    with outputs:
+        outputs.write_image(result.x, None, spacing=None if spacing_source == "assumed"
+                            else spacing, axes=axes, dtype=args.dtype)
+        record["timings"]["total"] = time.perf_counter() - started
+        record["memory"] = {"peak_rss_bytes": peak_memory()}
+        outputs.publish(record)
+    if not args.quiet:
+        print(f"{len(views)} views, {spec.name}: {result.n_iter} iterations "
+              f"({result.stop_reason}); {seconds:.2f} s\noutput  {output}, {outputs.sidecar}")
     return 0
 
 

@@ -245,6 +245,9 @@ class ADMM(Solver):
                 "use RichardsonLucy for a Poisson likelihood, or ChambollePock / CondatVu"
             )
         self.terms = parsed
+        # a plug-and-play prior (a denoiser in a prox's place) has no objective to record
+        if any(getattr(t.cost, "exact_prox", True) is False for t in parsed):
+            self.tracks_objective = False
         if rho is None:
             rhos = default_rho(parsed)
         elif np.ndim(rho) == 0:

@@ -192,6 +192,10 @@ class ProximalGradient(Solver):
                 "or ADMM / ChambollePock, which split the operator off"
             )
         self.nonsmooth = nonsmooth
+        # a plug-and-play prior (a denoiser in a prox's or gradient's place) has no objective
+        if any(getattr(c, "exact_prox", True) is False or getattr(c, "exact_gradient", True)
+               is False for c in (nonsmooth, *(t.cost for t in terms))):
+            self.tracks_objective = False
         if restart not in ("gradient", "objective", None):
             raise ValueError(f"restart must be 'gradient', 'objective' or None, got {restart!r}")
         self.restart = restart
