@@ -180,7 +180,7 @@ def test_keyboard_interrupt_in_process_writes_nothing(capsys, work, monkeypatch)
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(dk.methods, "run", interrupted)
+    monkeypatch.setattr(dk.methods.Plan, "solve", interrupted)
     before = snapshot(work)
     code, _, err = cli(capsys, "deconvolve", work / "img.tif", work / "psf.tif")
     assert code == 130 and "interrupted: nothing was written" in err

@@ -184,7 +184,7 @@ def _richardson_lucy_accelerated(problem: Problem, acceleration: str, clip_negat
                           range=(0.0, 1.0), open=(True, True)),
                 Parameter("order", int, 10, "order n of the Butterworth roll-off",
                           range=(1, 40))),
-    aliases=("rlwb", "wb"), arrays=6, max_iter=3,
+    aliases=("rlwb", "wb"), arrays=6, max_iter=10,
 )
 def _richardson_lucy_wb(problem: Problem, alpha: float, beta: float | None, order: int,
                         clip_negative: bool):

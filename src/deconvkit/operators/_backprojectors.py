@@ -82,10 +82,11 @@ def fwhm_voxels(psf: np.ndarray) -> tuple[float, ...]:
 
 
 def _otf(psf: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    kernel = np.zeros(shape)
+    """The OTF on the half spectrum, complex64 (the kernel zero-padded, its centre at 0)."""
+    kernel = np.zeros(shape, np.float32)
     kernel[tuple(slice(0, p) for p in psf.shape)] = psf
     kernel = np.roll(kernel, tuple(-(p // 2) for p in psf.shape), axis=tuple(range(len(shape))))
-    return scipy.fft.rfftn(kernel)
+    return scipy.fft.rfftn(kernel).astype(np.complex64, copy=False)
 
 
 def _frequencies(shape: tuple[int, ...]) -> list[np.ndarray]:
@@ -93,19 +94,22 @@ def _frequencies(shape: tuple[int, ...]) -> list[np.ndarray]:
     grids = []
     for axis, n in enumerate(shape):
         values = np.fft.rfftfreq(n) if axis == len(shape) - 1 else np.fft.fftfreq(n)
-        grids.append(values.reshape([-1 if a == axis else 1 for a in range(len(shape))]))
+        grids.append(values.astype(np.float32).reshape(
+            [-1 if a == axis else 1 for a in range(len(shape))]))
     return grids
 
 
 def _finish(transfer: np.ndarray, shape: tuple[int, ...], like: Any, name: str) -> Circulant:
-    """Real kernel normalized to sum 1, as a Circulant on ``like``'s backend."""
-    kernel = scipy.fft.irfftn(transfer, s=shape)
-    total = kernel.sum()
+    """Real kernel normalized to sum 1, as a Circulant on ``like``'s backend.
+
+    The kernel is real (the transfer function is Hermitian by construction), so
+    its sum is the transfer function at frequency 0: the normalization divides
+    the half spectrum in place, no kernel is formed.
+    """
+    total = float(transfer.flat[0].real)
     if not total > 0:
         raise ValueError(f"the {name} back projector has no positive mean: check the PSF")
-    kernel /= total
-    dtype = np.float64 if np.dtype(getattr(like, "dtype", np.float32)) == np.float64 else np.float32
-    transfer = scipy.fft.rfftn(kernel).astype(np.complex128 if dtype == np.float64 else np.complex64)
+    transfer *= np.float32(1.0 / total)
     return Circulant(to_backend(transfer, backend_of(like)) if like is not None else transfer,
                      shape, name=f"{name}({'x'.join(map(str, shape))})")
 
@@ -120,9 +124,15 @@ def _prepared(psf: Any, shape: Any) -> tuple[np.ndarray, tuple[int, ...]]:
     return host / host.sum(), shape
 
 
-def _wiener(otf: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    normalized = np.conj(otf) / np.abs(otf).max()
-    return normalized / (np.abs(normalized) ** 2 + alpha), normalized
+def _wiener(otf: np.ndarray, alpha: float) -> np.ndarray:
+    """``ĥn / (|ĥn|² + α)`` with ``ĥn = conj(ĥ) / max|ĥ|``, overwriting ``otf``."""
+    np.conjugate(otf, out=otf)
+    otf *= np.float32(1.0 / np.abs(otf).max())
+    denominator = np.abs(otf)
+    np.square(denominator, out=denominator)
+    denominator += np.float32(alpha)
+    otf /= denominator
+    return otf
 
 
 def wiener_butterworth(psf: Any, shape: tuple[int, ...], alpha: float = 0.05,
@@ -163,23 +173,29 @@ def wiener_butterworth(psf: Any, shape: tuple[int, ...], alpha: float = 0.05,
     if len(cutoff) != len(shape) or not all(c > 0 for c in cutoff):
         raise ValueError(f"cutoff needs one positive frequency per axis, got {cutoff!r}")
     otf = _otf(host, shape)
-    wiener, matched = _wiener(otf, alpha)
-    freqs = _frequencies(shape)
-    rho2 = sum((f / c) ** 2 for f, c in zip(freqs, cutoff))
 
     def gain_at_cutoff(values: np.ndarray, axis: int) -> float:
         # the largest magnitude on the plane where frequency `axis` equals its cut-off
         n = shape[axis]
-        index = min(int(round(cutoff[axis] * n)), (n // 2) if axis < len(shape) - 1 else n // 2)
-        picked = np.take(np.abs(values), index, axis=axis)
-        return float(picked.max())
+        index = min(int(round(cutoff[axis] * n)), n // 2)
+        return float(np.abs(np.take(values, index, axis=axis)).max())
 
     lateral = len(shape) - 1
-    if beta is None:
-        beta = float(np.mean([gain_at_cutoff(matched, a) for a in range(len(shape))]))
+    if beta is None:  # the matched back projector's gain at the cut-offs, |ĥ| / max|ĥ|
+        top = float(np.abs(otf).max())
+        beta = float(np.mean([gain_at_cutoff(otf, a) for a in range(len(shape))])) / top
         beta = min(max(beta, 1e-6), 0.999)
-    beta_wiener = gain_at_cutoff(wiener, lateral)
-    epsilon = max((beta_wiener / beta) ** 2 - 1.0, 0.0)
-    butterworth = 1.0 / np.sqrt(1.0 + epsilon * rho2 ** int(order))
-    return _finish(wiener * butterworth, shape, psf, "WienerButterworth")
+    wiener = _wiener(otf, alpha)
+    epsilon = max((gain_at_cutoff(wiener, lateral) / beta) ** 2 - 1.0, 0.0)
+    # the Butterworth roll-off, 1 / sqrt(1 + ε ρ^2n), built in one half-spectrum array
+    roll = np.zeros(wiener.shape, np.float32)
+    for f, c in zip(_frequencies(shape), cutoff):
+        roll += np.square(f / np.float32(c))
+    np.power(roll, np.float32(order), out=roll)
+    roll *= np.float32(epsilon)
+    roll += np.float32(1.0)
+    np.sqrt(roll, out=roll)
+    wiener /= roll
+    del roll
+    return _finish(wiener, shape, psf, "WienerButterworth")
 
