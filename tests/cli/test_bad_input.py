@@ -67,8 +67,9 @@ def test_image_with_nan_and_inf(capsys, data, work):
     image[0, 0, :2] = [np.nan, np.inf]
     tifffile.imwrite(work / "nan.tif", image.astype(np.float32), imagej=True,
                      metadata={"axes": "ZYX"})
-    err = refused(capsys, work, work / "nan.tif", work / "psf.tif")
-    assert "contains 2 NaN or infinite values; replace them first" in err
+    err = refused(capsys, work, work / "nan.tif", work / "psf.tif", "--spacing", "0.2", "0.1",
+                  "0.1")  # the file has no voxel size: no warning before the error
+    assert "nan.tif: the image contains 2 NaN or infinite values; replace them first" in err
 
 
 def test_all_zero_image(capsys, work):

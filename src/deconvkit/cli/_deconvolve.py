@@ -296,11 +296,10 @@ def method_parameters(spec: catalogue.Method, args: argparse.Namespace) -> dict[
             continue
         put(name, value, option)
     if args.rel_tol is not None:
-        if "rel_tol" not in {p.name for p in spec.all_parameters}:
-            raise CLIError(
-                "--rel-tol is not available in this version: deconvkit.methods.run has no "
-                "relative-change stopping rule yet; use --stop auto or --max-iter", EXIT_USAGE)
-        put("rel_tol", args.rel_tol, "--rel-tol")
+        if not spec.iterative:
+            args.messages.note(f"{spec.name} is a closed-form filter: --rel-tol is ignored")
+        else:
+            put("rel_tol", args.rel_tol, "--rel-tol")
     try:
         spec.validate(params)
     except ValueError as exc:
@@ -486,11 +485,6 @@ def run_command(args: argparse.Namespace) -> int:
         import dask.array as da
 
         image = da.from_array(image, chunks=image.chunks)
-    else:
-        bad = int(image.size - np.count_nonzero(np.isfinite(image)))
-        if bad:
-            raise CLIError(f"{args.image} contains {bad} NaN or infinite values; replace them "
-                           f"first (e.g. Fiji: Process > Math > Remove NaNs)")
     volumes = list(io.iter_volumes(image, meta))
     if not lazy:
         for index, volume in volumes:
@@ -548,6 +542,10 @@ def run_command(args: argparse.Namespace) -> int:
                                   spacing=run_spacing, **params), data
         except BackendError as exc:
             raise CLIError(str(exc), EXIT_USAGE) from None
+        except ValueError as exc:  # the plan's one check of the data: say which file
+            where = f" ({_label(index)})" if index else ""
+            hint = (" (e.g. Fiji: Process > Math > Remove NaNs)" if "NaN" in str(exc) else "")
+            raise CLIError(f"{args.image}{where}: {exc}{hint}") from None
 
     first_plan, first_data = plan_of(*volumes[0])
     for note in first_plan.notes:

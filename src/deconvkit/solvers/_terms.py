@@ -152,17 +152,3 @@ def operator_norm(op: LinearOperator | None) -> float:
     # the left, so that the product is a deconvkit operator)
     wrapped = Identity(tuple(op.dimsd), dtype=op.dtype) @ op
     return 1.01 * float(wrapped.estimate_lipschitz())
-
-
-def objective_of(terms: list[Term], x: Any, skip_indicators: bool = True) -> float:
-    """``Σ f_i(A_i x)`` over the terms (indicators left out: 0 on their set)."""
-    total = 0.0
-    for term in terms:
-        if skip_indicators and term.cost.indicator:
-            continue
-        total += float(term.cost(term.forward(x)))
-    return total
-
-
-def describe(cost: Cost) -> str:
-    return repr(cost)
