@@ -188,22 +188,14 @@ def _data_term(problem: Problem, data: str, clip_negative: bool, method: str):
     return least_squares_term(problem), data_scale(problem)
 
 
-#: ADMM's penalties on a Poisson term, relative to the solver's default
-#: (the likelihood's curvature at the mean of the data, 1/mean(y)): the
-#: curvature where the object is bright is far smaller, and 0.02 reaches the
-#: best NRMSE about three times faster on the widefield phantoms (0.01–0.03
-#: are alike; 0.1 and 1 stall above it).
-POISSON_PENALTY = 0.02
-
 #: Chambolle–Pock's primal step on a Poisson term, in units of the data's maximum.
 PD_STEP_RATIO = 1.0
 
 
 def _admm(terms: list, data: str) -> ADMM:
-    solver = ADMM(terms)
-    if data != "poisson":
-        return solver
-    return ADMM(terms, rho=[POISSON_PENALTY * rho for rho in solver.rho])
+    # the solver's penalties (each term's curvature at the data's scale, then residual
+    # balancing) serve Poisson and least-squares data alike
+    return ADMM(terms)
 
 
 @register(

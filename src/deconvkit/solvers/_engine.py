@@ -141,7 +141,8 @@ class Solver:
       (``x0`` already checked, or None for the solver's default);
     * ``_iterate(x) -> x_new``: one iteration; it must return a new array (it
       may reuse buffers other than ``x``);
-    * ``_objective(x) -> float`` when ``tracks_objective`` is True;
+    * ``_objective(x) -> float`` when ``tracks_objective`` is True (``_recording``
+      tells ``_iterate`` whether the engine will ask it for this iteration);
     * optionally ``_diagnostics() -> dict`` of extra history values.
     """
 
@@ -153,6 +154,9 @@ class Solver:
 
     shape: tuple[int, ...] = ()
     dtype: Any = np.float32
+    #: Set by ``run`` before each ``_iterate``: whether that iteration will be recorded
+    #: (a solver may then compute its objective inside the iteration, where it is cheap).
+    _recording: bool = True
 
     # -- hooks -----------------------------------------------------------
     def _start(self, x0: Any) -> Any:  # pragma: no cover - abstract
@@ -273,6 +277,7 @@ class Solver:
         k = 0
         for k in range(1, max_iter + 1):
             prev = x
+            self._recording = k % record_every == 0 or k == max_iter
             x = self._iterate(x)
             state.iteration, state.x, state.recorded = k, x, False
             if k % record_every == 0 or k == max_iter:
