@@ -105,3 +105,18 @@ def test_other_alphas_converge_too(alpha):
     terms, solution = _denoising()
     x = ChambollePock(terms, precondition=True, alpha=alpha).run(max_iter=1500).x
     np.testing.assert_allclose(x, solution, atol=1e-5)
+
+
+@pytest.mark.parametrize("precondition", [False, True], ids=["scalar", "diagonal"])
+def test_the_steps_stay_on_the_data_backend(precondition):
+    # GuardedArray stands for a device array: any host NumPy array mixed in raises
+    from deconvkit import backend
+
+    rng = np.random.default_rng(1)
+    y, w = rng.standard_normal((10, 12)), rng.uniform(0.05, 3.0, (10, 12))
+    gy, gw = backend.to_backend(y, "guarded"), backend.to_backend(w, "guarded")
+    terms = [LeastSquares(gy), 0.3 * costs.L1() @ Diagonal(gw), NonNegative()]
+    solver = ChambollePock(terms, precondition=precondition)
+    x = solver.run(x0=backend.zeros((10, 12), np.float64, like=gy), max_iter=800).x
+    assert isinstance(x, backend.GuardedArray)
+    np.testing.assert_allclose(backend.to_host(x), np.maximum(y - 0.3 * w, 0.0), atol=1e-6)

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import namespace
+from ..backend import asarray, full, namespace, zeros
 from ..costs import (
     L1,
     Box,
@@ -152,6 +152,15 @@ def diagonal_prox_conjugate(cost: Cost, v: Any, sigma: Any) -> Any | None:
         cw = c if inner.weights is None else c * inner.weights.astype(v.dtype, copy=False)
         return (v - sigma * y) * (cw / (cw + sigma))
     return None
+
+
+def _unweighted_data(cost: Cost) -> Cost:
+    """The cost under weights and compositions (where a data term keeps its ``y``)."""
+    from ..costs import Composition
+
+    while isinstance(cost, (ScaledCost, Composition)):
+        cost = cost.cost
+    return cost
 
 
 def _as_steps(values: Any, dtype: Any) -> Any:
@@ -269,7 +278,12 @@ class _PrimalDual(Solver):
     def _precondition(self) -> None:
         """Pock & Chambolle's diagonal steps (see the module notes), or the scalars with a warning."""
         alpha = self.alpha
-        sums = [abs_sums(t.op, self.shape, self.dtype, alpha) for t in self.dual_terms]
+        # allocate on the data's backend (a term's y), NumPy without data
+        like = next((getattr(_unweighted_data(t.cost), "y", None) for t in self.dual_terms
+                     + self.smooth_terms if getattr(_unweighted_data(t.cost), "y", None) is not None),
+                    None)
+        xp = namespace(like) if like is not None else np
+        sums = [abs_sums(t.op, self.shape, self.dtype, alpha, like=like) for t in self.dual_terms]
         unknown = [t for t, s in zip(self.dual_terms, sums) if s is None]
         if unknown:
             names = ", ".join(repr(t.op) for t in unknown)
@@ -279,23 +293,23 @@ class _PrimalDual(Solver):
                 RuntimeWarning, stacklevel=3,
             )
             return
-        columns = np.full(self.shape, self.smooth_lipschitz / 2.0)
+        columns = full(self.shape, self.smooth_lipschitz / 2.0, np.float64, like=like)
         for s, (_, cols) in zip(self.scales, sums):
             columns += s ** (2.0 - alpha) * cols
         with np.errstate(divide="ignore"):
             tau = _finite(0.99 / columns)
         del columns
         diagonal = _accepts_diagonal_primal(self.primal)
-        self.tau = _as_steps(tau, self.dtype) if diagonal else float(np.min(tau))
+        self.tau = _as_steps(tau, self.dtype) if diagonal else float(xp.min(tau))
         sigmas = []
         for t, s, (rows, _) in zip(self.dual_terms, self.scales, sums):
             with np.errstate(divide="ignore"):
                 sigma = _finite(s ** (2.0 - alpha) / rows)
             _, inner = _unweighted(t.cost)
             if isinstance(inner, _GROUPED) and sigma.ndim > len(self.shape):
-                sigma = np.min(sigma, axis=0, keepdims=True)  # one step per voxel group
+                sigma = xp.min(sigma, axis=0, keepdims=True)  # one step per voxel group
             if not _accepts_diagonal_dual(t.cost):
-                sigma = float(np.min(sigma))
+                sigma = float(xp.min(sigma))
             sigmas.append(sigma if isinstance(sigma, float) else _as_steps(sigma, self.dtype))
         self.sigmas = sigmas
         self.sigma = None
@@ -303,14 +317,14 @@ class _PrimalDual(Solver):
 
     # -- the iteration -------------------------------------------------------
     def _start(self, x0):
-        self._p = [np.zeros(t.op.dimsd if t.op is not None else self.shape, dtype=x0.dtype)
+        self._p = [zeros(tuple(t.op.dimsd) if t.op is not None else self.shape, x0.dtype, like=x0)
                    for t in self.dual_terms]
         self._kx = [t.forward(x0) for t in self.dual_terms]
         self._kx_of = x0
         tau = self.tau
-        self._tau_steps = tau if isinstance(tau, float) else tau.astype(x0.dtype, copy=False)
+        self._tau_steps = tau if isinstance(tau, float) else asarray(tau, x0.dtype, like=x0)
         self._neg_tau = x0.dtype.type(-tau) if isinstance(tau, float) else -self._tau_steps
-        self._sigma_steps = [s if isinstance(s, float) else s.astype(x0.dtype, copy=False)
+        self._sigma_steps = [s if isinstance(s, float) else asarray(s, x0.dtype, like=x0)
                              for s in self.sigmas]
         return x0
 
@@ -323,7 +337,7 @@ class _PrimalDual(Solver):
         if self.smooth is not None:
             g = self.smooth.grad(x)
             out = g if out is None else out.__iadd__(g)
-        return out if out is not None else np.zeros_like(x)
+        return out if out is not None else namespace(x).zeros_like(x)
 
     def _primal_prox(self, v):
         if self.primal is None:

@@ -239,23 +239,25 @@ def step_scale(cost: Cost, scale: float = 1.0) -> float:
 
 
 def abs_sums(op: LinearOperator | None, shape: tuple[int, ...], dtype: Any,
-             alpha: float = 1.0) -> tuple[Any, Any] | None:
+             alpha: float = 1.0, like: Any = None) -> tuple[Any, Any] | None:
     r"""Row sums :math:`\sum_j |K_{ij}|^{\alpha}` (of ``dimsd``) and column sums
     :math:`\sum_i |K_{ij}|^{2-\alpha}` (of ``dims``) of ``op``, or None when unknown.
 
     From ``op.abs_operator`` (see ``deconvkit.operators._absolute``); ``op``
-    None is the identity on ``shape``. The sums may be upper bounds.
+    None is the identity on ``shape``. The sums may be upper bounds. Arrays
+    are allocated on the backend of ``like`` (NumPy when None).
     """
+    from ..backend import ones
     from ..operators._absolute import abs_operator
 
     if op is None:
-        ones = np.ones(shape, dtype=dtype)
-        return ones, ones.copy()
+        unit = ones(shape, dtype, like=like)
+        return unit, unit.copy()
     rows_of, cols_of = abs_operator(op, alpha), abs_operator(op, 2.0 - alpha)
     if rows_of is None or cols_of is None:
         return None
-    rows = apply(rows_of, np.ones(tuple(op.dims), dtype=dtype))
-    cols = apply_adjoint(cols_of, np.ones(tuple(op.dimsd), dtype=dtype))
+    rows = apply(rows_of, ones(tuple(op.dims), dtype, like=like))
+    cols = apply_adjoint(cols_of, ones(tuple(op.dimsd), dtype, like=like))
     return rows, cols
 
 
