@@ -69,3 +69,62 @@ def test_other_contracts_fail_when_they_should():
         check_not_mutated(Mutating((5,)), dtype=np.float64)
     with pytest.raises(AssertionError):
         check_operator(ShiftWithWrongAdjoint((4, 4)), dtype=np.float64)
+
+
+# -- planted adjoint bugs on a realistic volume (issue 13): each must be caught -------------
+from deconvkit.operators import Blur  # noqa: E402
+
+PLANTED_SHAPE = (32, 64, 64)
+
+
+def _gaussian(shape, sigma, offset=(0.0, 0.0, 0.0)):
+    grids = np.meshgrid(*[np.arange(n) - n // 2 - o for n, o in zip(shape, offset)], indexing="ij")
+    g = np.exp(-sum((a / s) ** 2 for a, s in zip(grids, sigma)) / 2)
+    return g / g.sum()
+
+
+class ScaledAdjoint(Blur):
+    """A correct blur whose adjoint is 0.1 % too large."""
+
+    def _adjoint_apply(self, y):
+        return super()._adjoint_apply(y) * y.dtype.type(1.001)
+
+
+class ShiftedAdjoint(Blur):
+    """A correct blur whose adjoint lands one voxel off along x."""
+
+    def _adjoint_apply(self, y):
+        return np.roll(super()._adjoint_apply(y), 1, axis=-1)
+
+
+class UntransposedAdjoint(Blur):
+    """An asymmetric PSF whose 'adjoint' convolves instead of correlating (forgot the transpose)."""
+
+    def _adjoint_apply(self, y):
+        return super()._forward(y)
+
+
+def _planted(kind, dtype):
+    # wide, as a widefield PSF: a blurred field barely changes under a one-voxel shift
+    sigma, size = (6.0, 6.0, 6.0), (31, 31, 31)
+    psf = _gaussian(size, sigma)
+    if kind is UntransposedAdjoint:  # a small side lobe makes the PSF asymmetric
+        psf = psf + 0.2 * _gaussian(size, sigma, offset=(0.0, 1.0, 2.0))
+        psf /= psf.sum()
+    return kind(psf.astype(dtype), PLANTED_SHAPE)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kind", [ScaledAdjoint, ShiftedAdjoint, UntransposedAdjoint],
+                         ids=["scaled-1.001", "shifted-1-voxel", "untransposed"])
+def test_check_adjoint_catches_planted_bugs(kind, dtype):
+    op = _planted(kind, dtype)
+    with pytest.raises(AssertionError, match="adjoint mismatch"):
+        check_adjoint(op, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_check_adjoint_passes_the_correct_blur_with_a_margin(dtype):
+    op = Blur(_gaussian((15, 15, 15), (2.0, 1.5, 1.5)).astype(dtype), PLANTED_SHAPE)
+    error = check_adjoint(op, dtype=dtype)
+    assert error < (1e-5 if dtype == np.float32 else 1e-12)

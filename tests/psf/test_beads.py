@@ -182,3 +182,70 @@ def test_prepare_clips_negatives_and_refuses_empty_signal(truth):
     assert clean.min() >= 0
     with pytest.raises(ValueError, match="no positive signal after background subtraction"):
         dkpsf.prepare(np.zeros(BOX), background=1.0)
+
+
+# -- the background when the PSF's tails reach the box faces (issue 13) ---------------------
+WIDE = (41, 81, 81)  # the PSF's support: twice the extraction box BOX
+WIDE_STACK = (56, 200, 200)
+
+
+@pytest.fixture(scope="module")
+def wide_beads():
+    """Four beads of a widefield PSF whose support is twice BOX, background 100.
+
+    The PSF (NA 1.2, 0.6 µm, oil) is tapered only over its outer 15 %, so its
+    tails cross the faces of BOX (42 % of its flux lies outside BOX) and are
+    zero beyond WIDE. The truth is its BOX-sized centre, normalized.
+    """
+    window = tukey(WIDE[0], 0.3)[:, None, None] * tukey(WIDE[1], 0.3)[None, :, None]
+    window = window * tukey(WIDE[2], 0.3)[None, None, :]
+    wide = dkpsf.born_wolf(WIDE, SPACING, 1.2, 0.6, 1.515, oversample=1).astype(float) * window
+    centre = tuple(slice(n // 2 - b // 2, n // 2 + b // 2 + 1) for n, b in zip(WIDE, BOX))
+    truth = wide[centre] / wide[centre].sum()
+    rng = np.random.default_rng(0)
+    positions = np.array(
+        [(28 + rng.uniform(-1, 1), y + rng.uniform(-0.5, 0.5), x + rng.uniform(-0.5, 0.5))
+         for y in (50, 150) for x in (50, 150)]
+    )
+    photons = rng.uniform(0.7, 1.3, len(positions)) * 1e6
+    stack, _ = bead_stack(wide / wide.sum(), WIDE_STACK, positions, photons, 100.0, rng)
+    return stack, truth
+
+
+def test_background_is_found_when_the_tails_reach_the_box_faces(wide_beads):
+    stack, truth = wide_beads
+    psf, report = dkpsf.from_beads(stack, SPACING, shape=BOX, taper=0.0)
+    np.testing.assert_allclose(report.backgrounds, 100.0, atol=0.2)  # the faces' median: 106-110
+    exact, _ = dkpsf.from_beads(stack, SPACING, shape=BOX, taper=0.0, background=100.0)
+    # as good as knowing the background: centre within 4 % (27 % too bright before)
+    assert psf.max() / truth.max() == pytest.approx(1.0, abs=0.04)
+    assert relative_error(psf, truth) < 1.05 * relative_error(exact, truth)
+    biased, old = dkpsf.from_beads(stack, SPACING, shape=BOX, taper=0.0, background="faces-median")
+    assert old.backgrounds.min() > 105  # what the old default did
+    assert relative_error(biased, truth) > 2 * relative_error(psf, truth)
+
+
+def test_background_mode_ignores_one_sided_tails_and_poisson_skew():
+    rng = np.random.default_rng(4)
+    from deconvkit.psf._prepare import background_mode, noise_sigma
+
+    for level in (10.0, 100.0, 1000.0):
+        pure = rng.poisson(level, 200_000).astype(float)
+        assert background_mode(pure, np.sqrt(level)) == pytest.approx(level, abs=0.1)
+    # a quarter of the voxels under a broad haze (PSF tails, other beads): median 104
+    hazy = rng.poisson(100.0, 200_000).astype(float)
+    hazy[:50_000] += rng.uniform(0.0, 200.0, 50_000)
+    assert background_mode(hazy, 10.0) == pytest.approx(100.0, abs=1.0)
+    assert abs(background_mode(hazy, 10.0) - 100.0) < 0.3 * abs(np.median(hazy) - 100.0)
+    smooth_ramp = np.linspace(0, 50, 100_000) + rng.normal(0, 2.0, 100_000)
+    assert noise_sigma(smooth_ramp) == pytest.approx(2.0, rel=0.05)
+
+
+def test_prepare_uses_the_same_estimator_on_its_faces(wide_beads):
+    stack, truth = wide_beads
+    # a box around one bead whose faces lie beyond the PSF's support
+    peak = np.unravel_index(np.argmax(stack[:, :100, :100]), (56, 100, 100))
+    region = tuple(slice(p - n // 2, p + n // 2 + 1) for p, n in zip(peak, (41, 61, 61)))
+    clean = dkpsf.prepare(stack[region], shape=BOX, taper=0.0)
+    known = dkpsf.prepare(stack[region] - 100.0, shape=BOX, taper=0.0, background=0.0)
+    assert relative_error(clean, known) < 0.01

@@ -235,8 +235,9 @@ class MixedNorm21(Cost):
     takes one norm array of ``shape`` besides the output.
 
     ``MixedNorm21() @ Gradient(...)`` (isotropic TV) is proximable by inner
-    iterations on the dual (Beck–Teboulle, warm-started; inexact, relative
-    tolerance 1e-6 on the dual iterate, at most 200 iterations per call), so
+    iterations on the dual (Beck–Teboulle, warm-started; stopped on a relative
+    duality gap of 1e-5, which bounds its error, at most 1000 iterations per
+    call; see ``deconvkit.costs._iterative``), so
     FISTA can take it; ADMM and primal–dual solvers split the Gradient off and
     use the closed-form prox above instead. Likewise ``L1() @ Gradient``.
     """

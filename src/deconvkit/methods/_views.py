@@ -112,11 +112,7 @@ def run_views(images: Any, psfs: Any, method: str = "rl", *, backgrounds: Any = 
         else:
             norm = Hessian(built.shape, spacing).lipschitz
             prior = (own["lam"] / norm) * HessianSchatten(built.shape, spacing, p=1)
-        terms = built.data + [prior, NonNegative()]
-        default = ADMM(terms)
-        # the Poisson terms' penalties as the single-view ADMM methods scale them
-        solver = ADMM(terms, rho=[0.02 * r for r in default.rho[:len(built.data)]]
-                      + default.rho[len(built.data):])
+        solver = ADMM(built.data + [prior, NonNegative()])
     truth = None
     if ground_truth is not None:
         truth = to_backend(np.asarray(ground_truth, dtype=np.float32) if backend_of(

@@ -212,6 +212,26 @@ class Operator(LinearOperator):
                 break
         return float(estimate)
 
+    # -- entrywise absolute value (diagonal preconditioning) ------------------
+    #: At most one non-zero per row / per column (a crop, a pad, a diagonal):
+    #: then ``|A B|^p = |A|^p |B|^p`` exactly (see :meth:`abs_operator`).
+    single_entry_rows = False
+    single_entry_cols = False
+
+    def abs_operator(self, power: float = 1.0) -> Operator | None:
+        r"""An operator :math:`M` with :math:`M_{ij} \ge |A_{ij}|^p` (equal where known), or None.
+
+        Its row and column sums (``M @ ones``, ``M.H @ ones``) give the
+        diagonal steps of preconditioned primal–dual methods (see
+        ``deconvkit.operators._absolute``). Circulant members have it exactly;
+        subclasses give theirs; None means no bound is known.
+        """
+        if self.is_circulant:
+            from ._absolute import circulant_absolute
+
+            return circulant_absolute(self, power)
+        return None
+
     # -- the circulant family -----------------------------------------------
     #: Spatial shape on which the operator is circulant (None: not circulant).
     circulant_shape: tuple[int, ...] | None = None
@@ -350,6 +370,18 @@ class Product(_Composite):
         la, lb = getattr(self.a, "lipschitz", None), getattr(self.b, "lipschitz", None)
         return None if la is None or lb is None else la * lb
 
+    def abs_operator(self, power=1.0):
+        # |AB|^p <= |A|^p |B|^p for p <= 1; exact when A has one entry per row or B per column
+        if self.is_circulant:
+            return super().abs_operator(power)
+        exact = getattr(self.a, "single_entry_rows", False) or getattr(self.b, "single_entry_cols", False)
+        if power > 1.0 and not exact:
+            return None
+        from ._absolute import abs_operator
+
+        ma, mb = abs_operator(self.a, power), abs_operator(self.b, power)
+        return None if ma is None or mb is None else ma @ mb
+
     @property
     def semi_orthogonal(self):
         na, nb = getattr(self.a, "semi_orthogonal", None), getattr(self.b, "semi_orthogonal", None)
@@ -384,6 +416,17 @@ class Sum(_Composite):
         la, lb = getattr(self.a, "lipschitz", None), getattr(self.b, "lipschitz", None)
         return None if la is None or lb is None else la + lb
 
+    def abs_operator(self, power=1.0):
+        # |A + B|^p <= |A|^p + |B|^p for p <= 1
+        if self.is_circulant:
+            return super().abs_operator(power)
+        if power > 1.0:
+            return None
+        from ._absolute import abs_operator
+
+        ma, mb = abs_operator(self.a, power), abs_operator(self.b, power)
+        return None if ma is None or mb is None else ma + mb
+
     def _compute_blocks(self, dtype, backend):
         return _blocks_on(self.a, dtype, backend) + _blocks_on(self.b, dtype, backend)
 
@@ -397,6 +440,8 @@ class Scaled(_Composite):
         super().__init__(op.dims, op.dimsd, (op,), name=f"{scalar:g} * {op!r}")
         self.scalar, self.op = float(scalar), op
         self.stacked_in, self.stacked_out = _stacked(op, "stacked_in"), _stacked(op, "stacked_out")
+        self.single_entry_rows = getattr(op, "single_entry_rows", False)
+        self.single_entry_cols = getattr(op, "single_entry_cols", False)
 
     def _forward(self, x):
         y = apply(self.op, x)
@@ -417,6 +462,12 @@ class Scaled(_Composite):
         nu = getattr(self.op, "semi_orthogonal", None)
         return None if nu is None else self.scalar**2 * nu
 
+    def abs_operator(self, power=1.0):
+        from ._absolute import abs_operator
+
+        inner = abs_operator(self.op, power)
+        return None if inner is None else abs(self.scalar) ** power * inner
+
     def _compute_blocks(self, dtype, backend):
         return _blocks_on(self.op, dtype, backend) * self.scalar
 
@@ -429,6 +480,8 @@ class Adjoint(_Composite):
         self.op = op
         self.stacked_in, self.stacked_out = _stacked(op, "stacked_out"), _stacked(op, "stacked_in")
         self.applies_by_fft = getattr(op, "applies_by_fft", False)
+        self.single_entry_rows = getattr(op, "single_entry_cols", False)
+        self.single_entry_cols = getattr(op, "single_entry_rows", False)
 
     def _forward(self, x):
         return apply_adjoint(self.op, x)
@@ -441,6 +494,12 @@ class Adjoint(_Composite):
 
     def _compute_lipschitz(self):
         return getattr(self.op, "lipschitz", None)
+
+    def abs_operator(self, power=1.0):
+        from ._absolute import abs_operator
+
+        inner = abs_operator(self.op, power)
+        return None if inner is None else inner.H
 
     def _compute_blocks(self, dtype, backend):
         return _blocks_on(self.op, dtype, backend).swapaxes(0, 1).conj()

@@ -80,6 +80,13 @@ class Blur(Circulant):
         super().__init__(otf, shape, name="Blur")
         self.psf = psf
 
+    def abs_operator(self, power: float = 1.0):
+        """``|H|^p``: the blur itself for a non-negative PSF and ``p = 1``, else ``Blur(|psf|^p)``."""
+        xp = namespace(self.psf)
+        if power == 1.0 and bool(xp.all(self.psf >= 0)):
+            return self
+        return Blur(xp.abs(self.psf) ** power, self.dims)
+
     @property
     def otf(self) -> Any:
         """The optical transfer function on the half spectrum (``rfftn`` grid)."""

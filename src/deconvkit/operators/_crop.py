@@ -42,6 +42,8 @@ class Crop(Operator):
         ``(shape_in - shape_out) // 2``.
     """
 
+    single_entry_rows = single_entry_cols = True
+
     def __init__(self, shape_in: tuple[int, ...], shape_out: tuple[int, ...], offset: Any = None):
         shape_in, shape_out = check_shape(shape_in, "shape_in"), check_shape(shape_out, "shape_out")
         self.window = _window(shape_in, shape_out, offset)
@@ -66,6 +68,9 @@ class Crop(Operator):
     def _compute_lipschitz(self):
         return 1.0
 
+    def abs_operator(self, power=1.0):
+        return self  # entries 0 and 1
+
     def __repr__(self):
         return f"Crop({_shape_text(self.dims)} -> {_shape_text(self.dimsd)})"
 
@@ -80,6 +85,8 @@ class Pad(Operator):
     offset : tuple of int, optional
         Where the array's first voxel lands; centred by default.
     """
+
+    single_entry_rows = single_entry_cols = True
 
     def __init__(self, shape_in: tuple[int, ...], shape_out: tuple[int, ...], offset: Any = None):
         shape_in, shape_out = check_shape(shape_in, "shape_in"), check_shape(shape_out, "shape_out")
@@ -100,6 +107,9 @@ class Pad(Operator):
 
     def _compute_lipschitz(self):
         return 1.0
+
+    def abs_operator(self, power=1.0):
+        return self  # entries 0 and 1
 
     def __repr__(self):
         return f"Pad({_shape_text(self.dims)} -> {_shape_text(self.dimsd)})"

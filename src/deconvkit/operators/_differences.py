@@ -110,6 +110,14 @@ class _Differences(Operator):
     def _transfers(self, dtype):
         return [_difference_transfer(self.dims, a, h, dtype) for a, h in enumerate(self.spacing)]
 
+    def abs_operator(self, power: float = 1.0):
+        """``|A|^p`` by the stencils with positive coefficients (any ``p`` for the gradient, else 1)."""
+        from ._absolute import AbsoluteDifferences
+
+        if isinstance(self, Gradient) or power == 1.0:
+            return AbsoluteDifferences(self, power)
+        return super().abs_operator(power)  # periodic: the circulant kernel; Neumann: None
+
     def __repr__(self):
         extra = "" if self.periodic else ", neumann"
         return f"{type(self).__name__}({_shape_text(self.dims)}{extra})"

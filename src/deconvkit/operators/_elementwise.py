@@ -16,6 +16,8 @@ __all__ = ["Identity", "Diagonal", "Mask"]
 class Identity(Operator):
     """``I x = x`` on arrays of ``shape``; a circulant member with transfer function 1."""
 
+    single_entry_rows = single_entry_cols = True
+
     def __init__(self, shape: tuple[int, ...], dtype: Any = "float32") -> None:
         shape = check_shape(shape)
         super().__init__(shape, shape, dtype=dtype)
@@ -36,6 +38,9 @@ class Identity(Operator):
     def semi_orthogonal(self):
         return 1.0
 
+    def abs_operator(self, power=1.0):
+        return self
+
     def _compute_blocks(self, dtype, backend):
         return ones((1, 1, *rfft_shape(self.dims)), dtype=dtype, backend=backend)
 
@@ -48,6 +53,8 @@ class Diagonal(Operator):
     weights : array
         The weights, with the shape of the arrays the operator acts on.
     """
+
+    single_entry_rows = single_entry_cols = True
 
     def __init__(self, weights: Any) -> None:
         xp = namespace(weights)
@@ -77,6 +84,10 @@ class Diagonal(Operator):
     def _compute_lipschitz(self):
         return float(namespace(self.weights).max(abs(self.weights)))
 
+    def abs_operator(self, power=1.0):
+        xp = namespace(self.weights)
+        return Diagonal(xp.abs(self.weights) ** power)
+
     def __repr__(self):
         return f"{self.name}({_shape_text(self.dims)})"
 
@@ -87,6 +98,9 @@ class Mask(Diagonal):
     def __init__(self, mask: Any) -> None:
         xp = namespace(mask)
         super().__init__(xp.asarray(mask, dtype=bool).astype(np.float32))
+
+    def abs_operator(self, power=1.0):
+        return self  # entries 0 and 1
 
     def _adjoint(self):
         return self

@@ -152,7 +152,8 @@ class Solver:
     * ``_iterate(x) -> x_new``: one iteration; it returns a new array (it
       may reuse buffers other than ``x``), or ``x`` itself updated in place
       when ``updates_in_place`` is True;
-    * ``_objective(x) -> float`` when ``tracks_objective`` is True;
+    * ``_objective(x) -> float`` when ``tracks_objective`` is True (``_recording``
+      tells ``_iterate`` whether the engine will ask it for this iteration);
     * optionally ``_diagnostics() -> dict`` of extra history values.
 
     A solver that already knows :math:`\|x_{k+1} - x_k\|^2` and
@@ -174,6 +175,9 @@ class Solver:
 
     shape: tuple[int, ...] = ()
     dtype: Any = np.float32
+    #: Set by ``run`` before each ``_iterate``: whether that iteration will be recorded
+    #: (a solver may then compute its objective inside the iteration, where it is cheap).
+    _recording: bool = True
 
     # -- hooks -----------------------------------------------------------
     def _start(self, x0: Any) -> Any:  # pragma: no cover - abstract
@@ -317,6 +321,7 @@ class Solver:
         for k in range(1, max_iter + 1):
             prev = x
             self._change = None
+            self._recording = k % record_every == 0 or k == max_iter
             x = self._iterate(x)
             state.iteration, state.x, state.recorded = k, x, False
             if k % record_every == 0 or k == max_iter:
