@@ -222,10 +222,12 @@ def _data_term(problem: Problem, data: str, clip_negative: bool, method: str):
 PD_STEP_RATIO = 1.0
 
 
-def _admm(terms: list, data: str) -> ADMM:
+def _admm(terms: list, problem: Problem) -> ADMM:
     # the solver's penalties (each term's curvature at the data's scale, then residual
-    # balancing) serve Poisson and least-squares data alike
-    return ADMM(terms)
+    # balancing) serve Poisson and least-squares data alike; the scale is the whole
+    # image's, so that every tile starts from the same penalties
+    c = problem.constants
+    return ADMM(terms, data_statistics=(c.data_scale, c.data_peak))
 
 
 @register(
@@ -240,7 +242,7 @@ def _admm(terms: list, data: str) -> ADMM:
 def _admm_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     fidelity, scale = _data_term(problem, data, clip_negative, "admm-tv")
     tv = sparsity_regularizer(problem, lam, "tv", scale=scale)
-    return _admm([fidelity, tv, NonNegative()], data)
+    return _admm([fidelity, tv, NonNegative()], problem)
 
 
 @register(
@@ -257,7 +259,7 @@ def _admm_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
 def _admm_hessian(problem: Problem, lam: float, data: str, clip_negative: bool):
     fidelity, scale = _data_term(problem, data, clip_negative, "admm-hessian")
     hessian = sparsity_regularizer(problem, lam, "hessian", scale=scale)
-    return _admm([fidelity, hessian, NonNegative()], data)
+    return _admm([fidelity, hessian, NonNegative()], problem)
 
 
 @register(
@@ -272,11 +274,13 @@ def _admm_hessian(problem: Problem, lam: float, data: str, clip_negative: bool):
 def _primal_dual_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     fidelity, scale = _data_term(problem, data, clip_negative, "pd-tv")
     tv = sparsity_regularizer(problem, lam, "tv", scale=scale)
-    solver = ChambollePock([fidelity, tv], primal=NonNegative())
+    # steps scaled by the whole image's magnitude, so that every tile takes the same
+    same = {"data_scale": problem.constants.data_scale, "data_mean": problem.constants.data_mean}
+    solver = ChambollePock([fidelity, tv], primal=NonNegative(), **same)
     if data != "poisson":
         return solver
     # The dual of a Poisson term stays below 1 while x is in photons: a primal
     # step in the data's units (and the dual steps shrunk to match, τ Σσ_i‖K_i‖² < 1)
     ratio = PD_STEP_RATIO * max(problem.constants.data_max, 1.0)
     return ChambollePock([fidelity, tv], primal=NonNegative(), tau=solver.tau * ratio,
-                         sigma=solver.sigma / ratio)
+                         sigma=solver.sigma / ratio, **same)

@@ -292,7 +292,11 @@ class Plan:
 
 
 def _start_in_domain(problem: Problem, x0: Any) -> Any:
-    """``x0`` (the block's shape) on the object's domain, the margin at its mean."""
+    """``x0`` (the block's shape) on the object's domain, the margin at the data's flat level.
+
+    The level is the whole image's (a plan constant), not the block's mean, so that
+    each tile starts as the whole image would.
+    """
     if tuple(x0.shape) != tuple(problem.image_shape):
         raise ValueError(f"x0 has shape {tuple(x0.shape)} but the image "
                          f"{tuple(problem.image_shape)}")
@@ -300,7 +304,7 @@ def _start_in_domain(problem: Problem, x0: Any) -> Any:
     if tuple(x0.shape) == tuple(problem.shape):
         return x0
     xp = namespace(x0)
-    out = xp.full(problem.shape, float(xp.mean(x0)), dtype=x0.dtype)
+    out = xp.full(problem.shape, problem.constants.flat_level, dtype=x0.dtype)
     out[problem.field] = x0
     return out
 

@@ -17,7 +17,14 @@ import numpy as np
 from ..backend import namespace, to_backend, backend_of
 from ..operators import Blur, Crop, extended_shape, fast_shape
 from ..operators._checks import check_spacing
-from ._validate import check_background, check_image, check_psf, estimate_background, lazy
+from ._validate import (
+    check_background,
+    check_image,
+    check_psf,
+    data_percentile,
+    estimate_background,
+    lazy,
+)
 
 __all__ = ["BOUNDARIES", "Constants", "Problem", "build_problem", "prepare", "statistics"]
 
@@ -41,6 +48,9 @@ class Constants:
     flat_level : float
         :math:`\\overline{\\max(y - b, 0)}` (at least 1e-12): the flat start of
         Richardson–Lucy.
+    data_peak : float
+        The data's 99.9th percentile (ADMM's Poisson penalty: the curvature at the
+        brightest counts).
     negative : int
         Voxels of the data below 0 (a Poisson likelihood refuses them).
     minimum : float
@@ -53,6 +63,7 @@ class Constants:
     data_max: float
     data_mean: float
     flat_level: float
+    data_peak: float
     negative: int
     minimum: float
     count: int
@@ -99,8 +110,10 @@ def statistics(image: Any, background: Any) -> Constants:
             negative += int(xp.count_nonzero(part < 0))
         count = math.prod(image.shape)
         scale, flat, mean = (float(v) / count for v in sums)
+    peak = data_percentile(image, 99.9)
     return Constants(data_scale=max(float(scale), 1e-12), data_max=float(top),
                      data_mean=float(mean), flat_level=max(float(flat), 1e-12),
+                     data_peak=float(peak),
                      negative=int(negative), minimum=float(minimum),
                      count=int(math.prod(image.shape)))
 

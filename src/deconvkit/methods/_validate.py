@@ -14,6 +14,7 @@ import numpy as np
 from ..backend import namespace, to_host
 
 __all__ = ["check_image", "check_psf", "check_background", "estimate_background",
+           "data_percentile",
            "poisson_problem", "lazy"]
 
 
@@ -118,6 +119,11 @@ def estimate_background(image: Any, percentile: float = 1.0) -> float:
     faintest background; the 1st percentile is robust to a few dead pixels.
     Lazy arrays are estimated from a regular subsample of at most 2²⁴ voxels.
     """
+    return data_percentile(image, percentile)
+
+
+def data_percentile(image: Any, percentile: float) -> float:
+    """A percentile of the data: exact in memory, from a regular subsample if lazy."""
     if lazy(image):
         step = max(1, int(np.ceil((image.size / 2**24) ** (1 / image.ndim))))
         sample = np.asarray(image[tuple(slice(None, None, step) for _ in range(image.ndim))])

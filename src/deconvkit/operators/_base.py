@@ -244,7 +244,8 @@ class Operator(LinearOperator):
         """True when the operator is diagonal in the DFT of its spatial axes."""
         return self.circulant_shape is not None
 
-    def circulant_blocks(self, dtype: Any = None, *, keep: bool = True, like: Any = None) -> Any:
+    def circulant_blocks(self, dtype: Any = None, *, keep: bool = True, like: Any = None,
+                         backend: str | None = None) -> Any:
         """Transfer function as ``(m, n, *rfft_shape)`` blocks (cached per dtype and backend).
 
         Parameters
@@ -259,13 +260,16 @@ class Operator(LinearOperator):
         like : array, optional
             An array of the backend the blocks are wanted on; the operator's
             :attr:`home` by default.
+        backend : str, optional
+            The backend by name (instead of ``like``).
         """
         if not self.is_circulant:
             raise ValueError(
                 f"{self!r} is not in the circulant family (not diagonal in the DFT): "
                 "it has no transfer function"
             )
-        backend = self.home if like is None else backend_of(like)
+        if backend is None:
+            backend = self.home if like is None else backend_of(like)
         key = (complex_dtype(self.dtype if dtype is None else dtype), backend)
         if key in self._blocks_cache:
             return self._blocks_cache[key]
@@ -317,8 +321,7 @@ def _blocks_norm(blocks: Any) -> float:
 
 def _blocks_on(op: LinearOperator, dtype: Any, backend: str) -> Any:
     """A part's blocks on ``backend``, not cached on the part (see ``keep``)."""
-    blocks = op.circulant_blocks(dtype, keep=False)
-    return blocks if backend_of(blocks) == backend else to_backend(blocks, backend)
+    return op.circulant_blocks(dtype, keep=False, backend=backend)
 
 
 def _stacked(op: LinearOperator, side: str) -> bool:

@@ -7,10 +7,10 @@ from typing import Any, Sequence
 
 import numpy as np
 from pylops import LinearOperator
-from ..backend import namespace
+from ..backend import namespace, to_backend
 
 from ..costs import Composition
-from ..operators import Identity
+from ..operators import Circulant, Identity
 from ._engine import Solver
 from ._terms import (
     Term,
@@ -68,6 +68,8 @@ class CirculantSolve(XStep):
 
     def prepare(self, ops, rhos, shape, dtype):
         super().prepare(ops, rhos, shape, dtype)
+        homes = [getattr(op, "home", "numpy") for op in ops if op is not None]
+        home = next((h for h in homes if h != "numpy"), "numpy")
         total = None
         for i, (op, rho) in enumerate(zip(ops, rhos)):
             if op is not None and not getattr(op, "is_circulant", False):
@@ -77,6 +79,7 @@ class CirculantSolve(XStep):
                 )
             if i not in self._normals:
                 self._normals[i] = Identity(shape, dtype=dtype) if op is None else op.H @ op
+                self._normals[i] = _resident(self._normals[i], home)
             part = rho * self._normals[i]
             total = part if total is None else total + part
         try:
@@ -93,6 +96,19 @@ class CirculantSolve(XStep):
 
     def __repr__(self):
         return "CirculantSolve()"
+
+
+def _resident(normal: LinearOperator, home: str) -> LinearOperator:
+    """``normal`` as stored blocks on ``home`` when it lives elsewhere.
+
+    A normal operator built on the host (a finite-difference transfer function)
+    would otherwise move to the device each time a penalty changes and the
+    inverse is formed again; one stored half spectrum is moved once instead.
+    """
+    if getattr(normal, "home", "numpy") == home or isinstance(normal, Identity):
+        return normal
+    blocks = to_backend(normal.circulant_blocks(keep=False), home)
+    return Circulant(blocks, normal.circulant_shape, name=repr(normal))
 
 
 class ConjugateGradientSolve(XStep):
@@ -175,7 +191,7 @@ def _relative_distance(term: Term, ax: Any) -> float:
 POISSON_QUANTILE = 99.9
 
 
-def _curvature(term: Term, scale: float) -> float | None:
+def _curvature(term: Term, scale: float, peak: float | None = None) -> float | None:
     r"""A term's penalty in its own space (:math:`z_i = A_i x`): None for a constraint."""
     from ..costs import PoissonLikelihood
 
@@ -184,7 +200,7 @@ def _curvature(term: Term, scale: float) -> float | None:
         return None
     if isinstance(inner, PoissonLikelihood):
         xp = namespace(inner.y)
-        high = float(xp.percentile(inner.y, POISSON_QUANTILE))
+        high = float(xp.percentile(inner.y, POISSON_QUANTILE)) if peak is None else peak
         return weight / high if high > 0 else weight
     known = term.cost.grad_lipschitz if term.cost.smooth else None
     if known:
@@ -192,7 +208,8 @@ def _curvature(term: Term, scale: float) -> float | None:
     return weight / (scale * max(operator_norm(term.op), 1e-12))
 
 
-def default_rho(terms: list[Term]) -> list[float]:
+def default_rho(terms: list[Term], scale: float | None = None,
+                peak: float | None = None) -> list[float]:
     r"""Starting penalties from each term's curvature at the data's scale.
 
     In its own space (:math:`z_i = A_i x`), each term gets the curvature of its
@@ -214,9 +231,13 @@ def default_rho(terms: list[Term]) -> list[float]:
     of 5 of where residual balancing takes the penalties, where the former
     rule (every term at :math:`1/\bar y` in the space of ``x``) sat 50 times
     too high for a Poisson term.
+
+    ``scale`` (:math:`\bar z`) and ``peak`` (:math:`y_{99.9}`) override the values
+    read from the terms' data: a plan passes the whole image's, so that every
+    tile of it starts from the same penalties.
     """
-    scale = data_scale(terms)
-    own = [_curvature(t, scale) for t in terms]
+    scale = data_scale(terms) if scale is None else float(scale)
+    own = [_curvature(t, scale, peak) for t in terms]
     spread = [r * max(operator_norm(t.op), 1e-12) ** 2 for r, t in zip(own, terms) if r is not None]
     floor = min(spread) if spread else 1.0
     return [
@@ -261,6 +282,9 @@ class ADMM(Solver):
         ``balance_until`` (250) iterations, which keeps ADMM's convergence.
     shape : tuple of int, optional
         Shape of ``x`` when no term fixes it.
+    data_statistics : (float, float), optional
+        The data's mean above the background and its 99.9th percentile, for the
+        default penalties (:func:`default_rho`); read from the terms' data by default.
 
     Notes
     -----
@@ -289,7 +313,8 @@ class ADMM(Solver):
     balance_until = 250
 
     def __init__(self, terms: Any, rho: Any = None, x_step: XStep | None = None,
-                 balance: bool = True, shape: Any = None) -> None:
+                 balance: bool = True, shape: Any = None,
+                 data_statistics: tuple[float, float] | None = None) -> None:
         parsed = split_terms(terms, self.name)
         self.shape = common_shape(parsed, self.name, shape)
         self.dtype = problem_dtype(parsed)
@@ -307,7 +332,7 @@ class ADMM(Solver):
         if any(getattr(t.cost, "exact_prox", True) is False for t in parsed):
             self.tracks_objective = False
         if rho is None:
-            rhos = default_rho(parsed)
+            rhos = default_rho(parsed, *(data_statistics or (None, None)))
         elif np.ndim(rho) == 0:
             rhos = [float(rho)] * len(parsed)
         else:

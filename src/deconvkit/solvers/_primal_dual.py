@@ -59,7 +59,7 @@ from ._terms import (
     Term,
     abs_sums,
     common_shape,
-    data_scale,
+    data_scale as data_scale_of,
     operator_norm,
     problem_dtype,
     reference_array,
@@ -189,7 +189,8 @@ class _PrimalDual(Solver):
     uses_smooth = False
 
     def __init__(self, terms: Any, primal: Cost | None, tau: float | None, sigma: float | None,
-                 theta: float, shape: Any, precondition: bool = False, alpha: float = 1.0) -> None:
+                 theta: float, shape: Any, precondition: bool = False, alpha: float = 1.0,
+                 data_scale: float | None = None, data_mean: float | None = None) -> None:
         parsed = split_terms(terms, self.name)
         extra = [] if primal is None else split_terms(primal, self.name)
         self.shape = common_shape(parsed + extra, self.name, shape)
@@ -224,8 +225,10 @@ class _PrimalDual(Solver):
             )
         self.dual_terms = parsed
         #: Per dualized term, the factor its weight puts on its operator (see the module notes).
-        self.data_scale = data_scale(parsed + self.smooth_terms)
-        self.scales = [step_scale(t.cost, self.data_scale) for t in parsed]
+        self.data_scale = (data_scale_of(parsed + self.smooth_terms) if data_scale is None
+                           else _check_step(data_scale, "data_scale"))
+        data_mean = _check_step(data_mean, "data_mean")
+        self.scales = [step_scale(t.cost, self.data_scale, data_mean) for t in parsed]
         norms2 = [(s * operator_norm(t.op)) ** 2 for s, t in zip(self.scales, parsed)]
         self.op_norm = math.sqrt(sum(norms2))  # ‖K̃‖ ≤ sqrt(Σ s_i² ‖K_i‖²) for the scaled stack
         self.smooth = (
@@ -421,6 +424,11 @@ _PARAMETERS = """
         Their exponent :math:`\\alpha \\in [0, 2]` (1 by default).
     shape : tuple of int, optional
         Shape of ``x`` when no term fixes it.
+    data_scale, data_mean : float, optional
+        The magnitude of the unknown that scales each term's step (the mean of
+        :math:`|y - b|`) and the mean of a Poisson term's data (its curvature),
+        read from the terms' data by default; a plan passes the whole image's, so
+        that every tile of it takes the same steps.
 """
 
 
@@ -443,8 +451,10 @@ class ChambollePock(_PrimalDual):
 
     def __init__(self, terms: Any, primal: Cost | None = None, tau: float | None = None,
                  sigma: float | None = None, theta: float = 1.0, shape: Any = None,
-                 precondition: bool = False, alpha: float = 1.0) -> None:
-        super().__init__(terms, primal, tau, sigma, theta, shape, precondition, alpha)
+                 precondition: bool = False, alpha: float = 1.0,
+                 data_scale: float | None = None, data_mean: float | None = None) -> None:
+        super().__init__(terms, primal, tau, sigma, theta, shape, precondition, alpha,
+                         data_scale, data_mean)
 
 
 class CondatVu(_PrimalDual):
@@ -469,5 +479,7 @@ class CondatVu(_PrimalDual):
 
     def __init__(self, terms: Any, primal: Cost | None = None, tau: float | None = None,
                  sigma: float | None = None, theta: float = 1.0, shape: Any = None,
-                 precondition: bool = False, alpha: float = 1.0) -> None:
-        super().__init__(terms, primal, tau, sigma, theta, shape, precondition, alpha)
+                 precondition: bool = False, alpha: float = 1.0,
+                 data_scale: float | None = None, data_mean: float | None = None) -> None:
+        super().__init__(terms, primal, tau, sigma, theta, shape, precondition, alpha,
+                         data_scale, data_mean)

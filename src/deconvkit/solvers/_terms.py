@@ -207,7 +207,7 @@ def _strip(cost: Cost) -> tuple[float, Cost]:
             return weight, cost
 
 
-def step_scale(cost: Cost, scale: float = 1.0) -> float:
+def step_scale(cost: Cost, scale: float = 1.0, mean: float | None = None) -> float:
     r"""The factor :math:`s` such that, for the steps, ``cost(K x)`` acts as :math:`\tfrac12\|s K x\|^2`.
 
     A cost of degree :math:`p` (:math:`f(tz) = t^p f(z)`) with weight
@@ -220,7 +220,8 @@ def step_scale(cost: Cost, scale: float = 1.0) -> float:
     the quadratics (``SquaredL2``, ``LeastSquares``, times :math:`\sqrt{\bar w}`
     for weights ``w``), :math:`\sqrt{c/\bar z}` for the norms (``L1``,
     ``MixedNorm21``, ``SchattenNorm``, ``Huber``), and for a Poisson
-    likelihood the quadratic of its curvature at the data, :math:`\sqrt{c/\bar y}`.
+    likelihood the quadratic of its curvature at the data, :math:`\sqrt{c/\bar y}`
+    (:math:`\bar y` = ``mean`` when given, else read from the term's data).
     An indicator's weight changes nothing: :math:`s = 1`. Other costs count as
     quadratics when smooth and as norms otherwise.
 
@@ -240,8 +241,9 @@ def step_scale(cost: Cost, scale: float = 1.0) -> float:
     if weight == 0:
         weight = 1.0  # a zero term: any step will do
     if isinstance(inner, PoissonLikelihood):
-        xp = namespace(inner.y)
-        mean = float(xp.mean(inner.y, dtype=xp.float64))
+        if mean is None:
+            xp = namespace(inner.y)
+            mean = float(xp.mean(inner.y, dtype=xp.float64))
         return float(np.sqrt(weight / mean)) if mean > 0 else float(np.sqrt(weight))
     factor = 1.0
     if isinstance(inner, LeastSquares) and inner.weights is not None:
