@@ -106,8 +106,10 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
                         help="max_iter: run them all (default); auto: stop at the noise level")
     method.add_argument("--rel-tol", type=float,
                         help="stop when the relative change of x falls below this")
-    method.add_argument("--lambda", dest="weight", type=float,
-                        help="the method's regularization weight: lam, nsr (wif) or epsilon (nif)")
+    method.add_argument("--lambda", dest="weight", type=_weight,
+                        help="the method's regularization weight: lam, nsr (wif) or epsilon "
+                             "(nif); 'auto' for wif, trif and rif chooses it by generalized "
+                             "cross-validation")
     method.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="any parameter of the method (repeatable), e.g. --param "
                              "acceleration=biggs-andrews")
@@ -217,6 +219,16 @@ def _background(text: str) -> float | str:
 # -- parameters ---------------------------------------------------------------------------
 
 
+def _weight(text: str) -> float | str:
+    """``--lambda``: a number or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+
+
 def weight_name(spec: catalogue.Method) -> str | None:
     """The parameter ``--lambda`` sets for a method (``lam``, ``nsr``, ``epsilon``), if any."""
     names = {p.name for p in spec.parameters}
@@ -248,7 +260,7 @@ def parse_param(spec: catalogue.Method, text: str) -> tuple[str, Any]:
             value = float(raw)
             value = int(value) if value.is_integer() else value
         elif parameter.type is float:
-            value = float(raw)
+            value = "auto" if parameter.auto and raw.lower() == "auto" else float(raw)
         else:
             try:
                 value = float(raw)

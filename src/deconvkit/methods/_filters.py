@@ -28,7 +28,8 @@ from ._terms import data_minus_background, quadratic_regularizer
 __all__ = ["inverse_filter"]
 
 LAMBDA_HELP = ("regularization weight λ (relative to ‖H‖² = 1; > 0: without it the filter is "
-               "singular where the OTF vanishes)")
+               "singular where the OTF vanishes); 'auto': chosen by generalized "
+               "cross-validation")
 
 
 def inverse_filter(problem: Problem, lam: float, regularizer: str = "identity") -> np.ndarray:
@@ -85,8 +86,8 @@ def _nif(problem: Problem, epsilon: float) -> np.ndarray:
     solver="closed form",
     iterative=False, arrays=10,
     parameters=(Parameter("nsr", float, 0.05, "noise-to-signal power ratio (> 0: 0 is the naive inverse, "
-                          "singular where the OTF vanishes; use nif)", range=(0.0, None),
-                          open=(True, False)),),
+                          "singular where the OTF vanishes; use nif); 'auto': by GCV",
+                          range=(0.0, None), open=(True, False), auto=True),),
 )
 def _wif(problem: Problem, nsr: float) -> np.ndarray:
     return inverse_filter(problem, nsr, "identity")
@@ -99,7 +100,8 @@ def _wif(problem: Problem, nsr: float) -> np.ndarray:
     regularization="Tikhonov (identity)",
     solver="closed form",
     iterative=False, arrays=10,
-    parameters=(Parameter("lam", float, 0.05, LAMBDA_HELP, range=(0.0, None), open=(True, False)),),
+    parameters=(Parameter("lam", float, 0.05, LAMBDA_HELP, range=(0.0, None), open=(True, False),
+                          auto=True),),
 )
 def _trif(problem: Problem, lam: float) -> np.ndarray:
     return inverse_filter(problem, lam, "identity")
@@ -112,7 +114,8 @@ def _trif(problem: Problem, lam: float) -> np.ndarray:
     regularization="Tikhonov (Laplacian)",
     solver="closed form",
     iterative=False, arrays=10,
-    parameters=(Parameter("lam", float, 0.5, LAMBDA_HELP, range=(0.0, None), open=(True, False)),),
+    parameters=(Parameter("lam", float, 0.5, LAMBDA_HELP, range=(0.0, None), open=(True, False),
+                          auto=True),),
 )
 def _rif(problem: Problem, lam: float) -> np.ndarray:
     return inverse_filter(problem, lam, "laplacian")

@@ -35,6 +35,8 @@ from ..backend import (
 from ..operators import extended_shape
 from ..operators._checks import check_spacing
 from ..solvers import Callback, MaxIter, RelativeChange, Result, StoppingRule
+from ._auto import (AUTO_WEIGHTS, MAX_VOXELS, WeightChoice, apodize_width, central_block,
+                    choose_weight)
 from ._problem import BOUNDARIES, Constants, Problem, build_problem, check_boundary, statistics
 from ._registry import Method, get
 from ._stopping import Discrepancy
@@ -111,6 +113,9 @@ class Plan:
         The whole image's shape.
     notes : list of str
         Decisions worth telling the user (boundary switched, background estimated, ...).
+    weight_choice : WeightChoice or None
+        With ``lam="auto"`` (``nsr``): the weight generalized cross-validation chose
+        and its curve.
     """
 
     method: Method
@@ -125,6 +130,7 @@ class Plan:
     image_shape: tuple[int, ...]
     notes: list[str] = field(default_factory=list)
     image: Any = field(default=None, repr=False)
+    weight_choice: WeightChoice | None = None
     _on_backend: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- what the plan fixed ----------------------------------------------------------
@@ -149,6 +155,8 @@ class Plan:
         record["spacing"] = tuple(self.spacing)
         record["boundary_used"] = self.boundary
         record["backend"] = self.backend
+        if self.weight_choice is not None:
+            record["auto_weight"] = self.weight_choice.as_record()
         if self.notes:
             record["notes"] = list(self.notes)
         return record
@@ -372,8 +380,33 @@ def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None
             "background='auto', --background auto)")
     if spec.iterative and spec.poisson(values):
         poisson_problem(constants.negative, constants.minimum, values["clip_negative"], spec.name)
+    chosen = Plan(method=spec, values=values, psf=prepared, spacing=spacing, boundary=boundary,
+                  background=background, constants=constants, backend=where, dtype=dtype,
+                  image_shape=tuple(int(n) for n in image.shape), notes=notes, image=image)
+    if spec.name in AUTO_WEIGHTS and values[AUTO_WEIGHTS[spec.name][0]] == "auto":
+        _choose_weight(chosen)
     for note in notes:
         logger.info(note)
-    return Plan(method=spec, values=values, psf=prepared, spacing=spacing, boundary=boundary,
-                background=background, constants=constants, backend=where, dtype=dtype,
-                image_shape=tuple(int(n) for n in image.shape), notes=notes, image=image)
+    return chosen
+
+
+def _choose_weight(chosen: Plan) -> None:
+    """Fix ``lam="auto"`` (``nsr``) by GCV on the whole image, or its central block."""
+    image, region = chosen.image, None
+    if lazy(image) or math.prod(image.shape) > MAX_VOXELS:
+        region = central_block(image.shape)
+        image = image[region]
+    # on the image itself, periodic, its edges blended into the mean (see _auto's notes)
+    block = to_backend(image if not lazy(image) else np.asarray(image), chosen.backend)
+    problem = build_problem(block.astype(chosen.dtype, copy=False), chosen._psf(),
+                            boundary="periodic", background=chosen._background(region),
+                            spacing=chosen.spacing, apodize=apodize_width(chosen.psf.shape,
+                                                                          block.shape),
+                            constants=chosen.constants)
+    choice = choose_weight(problem, chosen.method.name)
+    chosen.values[choice.parameter] = choice.value
+    chosen.weight_choice = choice
+    where = "" if region is None else (
+        " on the central " + "x".join(str(r.stop - r.start) for r in region) + " block")
+    chosen.notes.append(f"{choice.parameter}='auto': generalized cross-validation{where} chose "
+                        f"{choice.parameter}={choice.value:.3g}")

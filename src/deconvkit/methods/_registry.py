@@ -17,7 +17,8 @@ class Parameter:
     ``range = (low, high)`` bounds the value (None: unbounded on that side);
     ``open = (low_open, high_open)`` excludes a bound itself, so ``(0, None)``
     with ``open=(True, False)`` is "> 0". NaN and infinite values are always
-    refused: the printed range is exactly what is accepted.
+    refused: the printed range is exactly what is accepted. ``auto=True`` also
+    accepts the string ``"auto"`` (the plan then chooses the value from the data).
     """
 
     name: str
@@ -27,6 +28,7 @@ class Parameter:
     range: tuple[float | None, float | None] | None = None
     choices: tuple[Any, ...] | None = None
     open: tuple[bool, bool] = (False, False)
+    auto: bool = False
 
     def interval(self) -> str:
         """The accepted range as text: ``[0, inf)``, ``(0, 1)``, ``[1e-06, 1.999]``."""
@@ -37,6 +39,8 @@ class Parameter:
 
     def validate(self, value: Any, method: str) -> Any:
         """The value converted to the parameter's type, or a ValueError that says what is allowed."""
+        if self.auto and isinstance(value, str) and value.lower() == "auto":
+            return "auto"
         if self.choices is not None:
             if value not in self.choices:
                 raise ValueError(
@@ -46,7 +50,8 @@ class Parameter:
             return value
         if self.type in (int, float):
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ValueError(f"{method}: {self.name} must be a number, got {value!r}")
+                also = " or 'auto'" if self.auto else ""
+                raise ValueError(f"{method}: {self.name} must be a number{also}, got {value!r}")
             if not math.isfinite(value):
                 raise ValueError(f"{method}: {self.name} must be a finite number in "
                                  f"{self.interval()}, got {value!r}")
@@ -70,6 +75,8 @@ class Parameter:
             allowed = " {" + ", ".join(map(str, self.choices)) + "}"
         elif self.range:
             allowed = f" in {self.interval()}"
+        if self.auto:
+            allowed += " or 'auto'"
         return f"{self.name} ({self.type.__name__}, default {self.default!r}{allowed}): {self.help}"
 
 

@@ -1,0 +1,224 @@
+r"""Automatic regularization weights: generalized cross-validation for the closed forms.
+
+The closed-form filters (:func:`~deconvkit.methods._filters.inverse_filter`)
+are linear in the data, :math:`\hat x_\lambda = A_\lambda (y - b)`, with the
+influence (hat) matrix :math:`H A_\lambda`. It is circulant, with the filter
+
+.. math:: \varphi_k(\lambda) = \frac{|\hat h_k|^2}{|\hat h_k|^2 + \lambda |\hat l_k|^2}
+
+per frequency :math:`k` (:math:`\hat l = 1` for Tikhonov and Wiener, the
+normalized Laplacian's transfer function for RIF). Generalized
+cross-validation (Golub, Heath & Wahba 1979) picks the λ that minimizes the
+predicted error of leaving one voxel out, in closed form; its weighted form
+(Chung, Nagy & O'Leary 2008) puts a weight ω on the influence matrix's trace:
+
+.. math:: \mathrm{WGCV}(\lambda) = \frac{N \sum_k |1 - \varphi_k|^2 |\hat y_k|^2}
+          {\big(N - \omega \sum_k \varphi_k\big)^2}
+
+Plain GCV (ω = 1) minimizes the error of the prediction :math:`H\hat x`, not of
+:math:`\hat x`: on deconvolution it chose λ 3-5 times too small; ω = 2
+(:data:`OMEGA`) corrects most of that.
+
+(:math:`N` voxels, sums over the full spectrum; the rfft half spectrum counts
+its conjugate-symmetric frequencies twice). One evaluation is a few passes over
+a half spectrum: a grid of 10 values a decade over :math:`[10^{-7}, 10]`, then
+a golden-section refinement in :math:`\log\lambda` between the grid minimum's
+neighbours.
+
+The choice is a whole-volume decision: the plan makes it once, on the whole
+image (or on its central block of at most :data:`MAX_VOXELS` voxels when the
+image is larger or lazy), and every tile uses it. It is made on the image
+itself, periodic, with its edges blended into the mean over half the PSF's
+size: a mirror-filled margin repeats the noise (GCV would take the copies for
+signal) and a bare periodic edge is a jump no small λ explains; either made λ
+10-100 times too small. GCV assumes white noise of
+one variance; on Poisson data it still weighs bias against noise at the mean
+count, and its choice is validated against the best λ on a grid in
+``benchmarks/bench_auto_weight.py`` (table in docs/methods.md).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..backend import namespace, to_host
+from ..operators import Laplacian
+from ._problem import Problem
+from ._terms import data_minus_background
+
+__all__ = ["WeightChoice", "gcv_curve", "choose_weight", "apodize_width", "central_block",
+           "AUTO_WEIGHTS", "MAX_VOXELS", "OMEGA"]
+
+#: Method → (its weight's name, the regularizer ``L``) for the methods that take ``"auto"``.
+AUTO_WEIGHTS = {"wif": ("nsr", "identity"), "trif": ("lam", "identity"),
+                "rif": ("lam", "laplacian")}
+
+#: The search range of λ (relative to ‖H‖² = 1) and the grid's density.
+LOW, HIGH, PER_DECADE = 1e-7, 10.0, 10
+
+#: The largest block GCV is evaluated on (a central crop of larger or lazy images).
+MAX_VOXELS = 2**24
+
+#: The weight ω of weighted GCV: 1 is plain GCV, which minimizes the error of the
+#: prediction Hx̂ and so chose λ 3-5 times too small for the error of x̂ itself
+#: (NRMSE up to 27 % above the grid's best on the validation cases); ω = 2 came
+#: within 3 % of the best on 12 of 14 (benchmarks/bench_auto_weight.py).
+OMEGA = 2.0
+
+
+@dataclass(frozen=True)
+class WeightChoice:
+    """The weight GCV chose, with the curve it was read from.
+
+    Attributes
+    ----------
+    parameter : str
+        ``"lam"`` or ``"nsr"``.
+    value : float
+        The chosen weight.
+    criterion : str
+        ``"GCV"``.
+    grid, scores : tuple of float
+        The λ grid and :math:`\\mathrm{GCV}(\\lambda)` on it (for a plot).
+    at_edge : bool
+        True when the minimum lies at an end of the search range (then ``value``
+        is that end).
+    """
+
+    parameter: str
+    value: float
+    criterion: str
+    grid: tuple[float, ...]
+    scores: tuple[float, ...]
+    at_edge: bool
+
+    def as_record(self) -> dict[str, Any]:
+        """A JSON-ready summary (for ``Result.parameters`` and sidecars)."""
+        return {"parameter": self.parameter, "value": self.value, "criterion": self.criterion,
+                "at_edge": self.at_edge, "grid": list(self.grid), "scores": list(self.scores)}
+
+
+def _spectra(problem: Problem, regularizer: str) -> tuple[Any, Any, Any, Any]:
+    r"""``|ĥ|²``, ``|l̂|²``, ``|ŷ|²`` on the half spectrum (float64) and the count weights."""
+    xp = namespace(problem.data)
+    h2 = xp.abs(problem.blur.circulant_blocks(np.complex128)[0, 0]) ** 2
+    if regularizer == "identity":
+        l2 = xp.ones_like(h2)
+    elif regularizer == "laplacian":
+        laplacian = Laplacian(problem.shape, problem.spacing, dtype=np.float64)
+        blocks = laplacian.circulant_blocks(np.complex128, backend=problem.blur.home)
+        l2 = xp.abs(blocks[0, 0]) ** 2 / laplacian.lipschitz ** 2
+        l2 = xp.asarray(l2)
+    else:  # pragma: no cover - the registry names the regularizers
+        raise ValueError(f"unknown regularizer {regularizer!r}")
+    data = data_minus_background(problem).astype(np.float64)
+    y2 = xp.abs(_rfftn(data)) ** 2
+    n = problem.shape[-1]
+    counts = xp.full(h2.shape[-1], 2.0)
+    counts[0] = 1.0
+    if n % 2 == 0:
+        counts[-1] = 1.0
+    return h2, l2, y2, counts
+
+
+def _rfftn(data: Any) -> Any:
+    xp = namespace(data)
+    if xp is np:
+        import scipy.fft
+
+        return scipy.fft.rfftn(data)
+    return xp.fft.rfftn(data)
+
+
+def gcv_curve(problem: Problem, regularizer: str, grid: Any) -> np.ndarray:
+    r""":math:`\mathrm{GCV}(\lambda)` for each λ of ``grid`` (see the module notes)."""
+    h2, l2, y2, counts = _spectra(problem, regularizer)
+    return np.array([_gcv(h2, l2, y2, counts, float(lam)) for lam in np.atleast_1d(grid)])
+
+
+def _gcv(h2: Any, l2: Any, y2: Any, counts: Any, lam: float) -> float:
+    xp = namespace(h2)
+    rest = lam * l2
+    rest /= h2 + rest  # 1 − φ, per frequency of the half spectrum
+    voxels = float(to_host(xp.sum(xp.ones_like(h2) * counts)))
+    # N − ω tr(φ): the trace of the influence matrix is Σ φ_k
+    trace = voxels - OMEGA * (voxels - float(to_host(xp.sum(rest * counts))))
+    rest *= rest
+    rest *= y2
+    total = float(to_host(xp.sum(rest * counts)))
+    if trace <= 0:
+        return math.inf
+    return total / trace**2  # Parseval: Σ_k |r̂_k|² = N ‖r‖²
+
+
+def choose_weight(problem: Problem, method: str) -> WeightChoice:
+    """The GCV weight of a closed-form ``method`` on ``problem`` (the whole image's).
+
+    Raises
+    ------
+    ValueError
+        When the data carry no signal above the background.
+    """
+    parameter, regularizer = AUTO_WEIGHTS[method]
+    h2, l2, y2, counts = _spectra(problem, regularizer)
+    xp = namespace(y2)
+    signal = float(to_host(xp.sum(y2))) - float(to_host(y2.ravel()[0]))  # all but the mean
+    if not math.isfinite(signal) or signal <= 1e-12 * max(float(to_host(y2.ravel()[0])), 1e-300):
+        raise ValueError(
+            f"{method}: {parameter}='auto' needs structure in the data, but the image is flat "
+            f"(no signal above the background): give {parameter} a number")
+    decades = math.log10(HIGH) - math.log10(LOW)
+    grid = np.logspace(math.log10(LOW), math.log10(HIGH), int(round(decades * PER_DECADE)) + 1)
+    scores = np.array([_gcv(h2, l2, y2, counts, float(lam)) for lam in grid])
+    best = int(np.nanargmin(scores))
+    at_edge = best in (0, len(grid) - 1)
+    if at_edge:
+        value = float(grid[best])
+        end = "lower" if best == 0 else "upper"
+        warnings.warn(
+            f"{method}: GCV has no minimum in [{LOW:g}, {HIGH:g}]; using the range's {end} end, "
+            f"{parameter}={value:g} (give {parameter} a number to choose otherwise)",
+            stacklevel=3)
+    else:
+        value = _golden(lambda t: _gcv(h2, l2, y2, counts, 10.0**t),
+                        math.log10(grid[best - 1]), math.log10(grid[best + 1]))
+    return WeightChoice(parameter, float(value), "GCV", tuple(float(g) for g in grid),
+                        tuple(float(s) for s in scores), at_edge)
+
+
+def _golden(f: Any, low: float, high: float, tol: float = 1e-3) -> float:
+    """The minimizer of a unimodal ``f`` on ``[low, high]`` (golden-section search), as 10**t."""
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = low, high
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = f(c), f(d)
+    while b - a > tol:
+        if fc < fd:
+            b, d, fd = d, c, fc
+            c = b - ratio * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + ratio * (b - a)
+            fd = f(d)
+    return 10.0 ** ((a + b) / 2.0)
+
+
+def central_block(shape: tuple[int, ...], limit: int = MAX_VOXELS) -> tuple[slice, ...]:
+    """The central region of ``shape`` with at most ``limit`` voxels (the largest axes shrunk)."""
+    sizes = list(shape)
+    while math.prod(sizes) > limit:
+        axis = int(np.argmax(sizes))
+        sizes[axis] = max(1, int(sizes[axis] * 0.8))
+    return tuple(slice((n - s) // 2, (n - s) // 2 + s) for n, s in zip(shape, sizes))
+
+
+def apodize_width(psf_shape: tuple[int, ...], image_shape: tuple[int, ...]) -> int:
+    """Voxels blended into the mean at each edge for GCV: half the PSF's smallest size,
+    at most a quarter of the image's smallest axis (at least 1)."""
+    return max(1, min(min(n // 2 for n in psf_shape), min(image_shape) // 4))
