@@ -117,3 +117,50 @@ def test_kernels_run_on_guarded_arrays():
     kernels.rl_ratio(gy, gm, 1.0)
     np.testing.assert_allclose(backend.to_host(gm), y / (m + 1), rtol=1e-6)
     assert isinstance(gm, backend.GuardedArray)
+
+
+def _symmetric_stacks(rng, count):
+    """Random 3x3 stacks with the hard cases among them: zero, λI, double eigenvalues."""
+    z = rng.standard_normal((6, count)).astype(np.float32)
+    z[:, :4] = 0.0                                           # M = 0
+    z[:, 4:8] = 0.0
+    z[[0, 3, 5], 4:8] = 0.7                                  # M = 0.7 I
+    q = np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    double = q @ np.diag([2.0, 2.0, -0.5]) @ q.T              # a double eigenvalue
+    for c, (i, j) in enumerate([(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]):
+        z[c, 8:12] = double[i, j] * (1.0 if i == j else np.sqrt(2.0))
+    return z
+
+
+@given(seed=st.integers(0, 2**16), tau=st.floats(1e-3, 2.0))
+def test_schatten3_soft_threshold_and_clip_equal_the_vectorized_closed_form(seed, tau):
+    from deconvkit.costs import SchattenNorm
+
+    z = _symmetric_stacks(np.random.default_rng(seed), 300).reshape(6, 3, 10, 10)
+    norm = SchattenNorm(p=1)
+    fused, plain, _, _ = _both(norm.prox, z, tau)
+    np.testing.assert_allclose(fused, plain, rtol=1e-6, atol=1e-6)
+    fused, plain, _, _ = _both(norm.prox_conjugate, z, 1.0)
+    np.testing.assert_allclose(fused, plain, rtol=1e-6, atol=1e-6)
+    # and the norm returned with the prox is the prox's Schatten-1 norm
+    out, total = kernels.schatten3_map(z, "soft", tau)
+    with kernels.use_fused(False):
+        assert total == pytest.approx(norm(out), rel=1e-6, abs=1e-9)
+
+
+def test_schatten3_matches_lapack_eigh():
+    from deconvkit.costs._schatten import _apply_eigh
+
+    z = _symmetric_stacks(np.random.default_rng(3), 500)
+    out, _ = kernels.schatten3_map(z, "soft", 0.4)
+    reference = _apply_eigh(z.astype(np.float64), 3,
+                            lambda lam: np.sign(lam) * np.maximum(np.abs(lam) - 0.4, 0))
+    np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-5)
+
+
+def test_schatten3_leaves_other_inputs_to_the_caller():
+    z = np.zeros((6, 4), np.float64)
+    assert kernels.schatten3_map(z, "soft", 0.1) is None           # float64: eigh
+    assert kernels.schatten3_map(np.zeros((3, 4), np.float32), "clip") is None  # 2x2
+    with kernels.use_fused(False):
+        assert kernels.schatten3_map(z.astype(np.float32), "soft", 0.1) is None

@@ -9,6 +9,8 @@ passes with temporaries:
 :func:`rl_update`              :math:`o = x \max(u, 0)\, w`, returning :math:`\|o - x\|^2, \|o\|^2`
 :func:`extrapolate`            :math:`o = \max(x + \alpha (x - p), f)`
 :func:`kl_divergence`          :math:`\sum (m + b) - y - y \log\frac{m + b}{y}` in float64
+:func:`schatten3_map`          a spectral map of stacked symmetric 3x3 matrices (soft threshold
+                               or clip of the eigenvalues), in closed form per voxel
 =============================  ==============================================================
 
 Implementations: numba (``parallel=True``, cached on disk; calls from several
@@ -42,6 +44,7 @@ __all__ = [
     "multiply_conjugate",
     "rl_ratio",
     "rl_update",
+    "schatten3_map",
     "use_fused",
 ]
 
@@ -272,3 +275,22 @@ def kl_divergence(data: Any, model: Any, background: Any = 0.0) -> float:
     q -= terms
     q -= y
     return float(xp.sum(q))
+
+
+def schatten3_map(z: Any, mode: str, tau: float = 0.0) -> tuple[Any, float] | None:
+    """Eigenvalues of stacked symmetric 3x3 matrices soft-thresholded or clipped, fused.
+
+    ``z``: float32 ``(6, *shape)`` in the Hessian convention (off-diagonals times √2).
+    ``mode="soft"`` soft-thresholds the eigenvalues by ``tau`` (the Schatten-1 prox) and
+    also returns the result's Schatten-1 norm; ``mode="clip"`` clips them to [-1, 1]
+    (the projection onto the spectral-norm unit ball; the norm returned is NaN).
+    Returns None where no fused kernel applies (not NumPy, not float32, numba missing):
+    the caller then uses its vectorized closed form.
+    """
+    if (backend_of(z) != "numpy" or not _FUSED.get() or _numba() is None
+            or z.dtype != np.float32 or z.shape[0] != 6):
+        return None
+    flat = np.ascontiguousarray(z).reshape(6, -1)
+    out = np.empty_like(flat)
+    total = _numba_call("schatten3", flat, out, 0 if mode == "soft" else 1, float(tau))
+    return out.reshape(z.shape), (float(total) if mode == "soft" else math.nan)

@@ -127,3 +127,104 @@ def kl_array(y, m, b):  # pragma: no cover - compiled
                 else:
                     total += q
     return total, bad
+
+
+@njit(**_OPTIONS)
+def schatten3(z, out, mode, tau):  # pragma: no cover - compiled
+    """Spectral map of stacked symmetric 3x3 matrices, ``z`` and ``out`` of shape (6, N).
+
+    ``mode`` 0: eigenvalues soft-thresholded by ``tau`` (the Schatten-1 prox),
+    returning the sum of the new eigenvalues' magnitudes; 1: clipped to
+    [-1, 1] (the projection onto the spectral-norm unit ball). The closed form
+    of ``deconvkit.costs._schatten._apply_closed_form``, per voxel in float64.
+    """
+    root2 = np.sqrt(2.0)
+    total = 0.0
+    for n in prange(z.shape[1]):
+        a00 = np.float64(z[0, n])
+        a11 = np.float64(z[3, n])
+        a22 = np.float64(z[5, n])
+        o01 = np.float64(z[1, n]) / root2
+        o02 = np.float64(z[2, n]) / root2
+        o12 = np.float64(z[4, n]) / root2
+        q = (a00 + a11 + a22) / 3.0
+        b00 = a00 - q
+        b11 = a11 - q
+        b22 = a22 - q
+        off = o01 * o01 + o02 * o02 + o12 * o12
+        p = np.sqrt((b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * off) / 6.0)
+        det = (b00 * (b11 * b22 - o12 * o12) - o01 * (o01 * b22 - o12 * o02)
+               + o02 * (o01 * o12 - b11 * o02))
+        r = det / (2.0 * p * p * p) if p > 0 else 0.0
+        if r < -1.0:
+            r = -1.0
+        elif r > 1.0:
+            r = 1.0
+        phi = np.arccos(r) / 3.0
+        l0 = q + 2.0 * p * np.cos(phi)
+        l2 = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
+        l1 = 3.0 * q - l0 - l2
+        lam = (l0, l1, l2)
+        mu0, mu1, mu2 = 0.0, 0.0, 0.0
+        for i in range(3):
+            v = lam[i]
+            if mode == 0:
+                m = abs(v) - tau
+                m = np.copysign(m, v) if m > 0 else 0.0
+                total += abs(m)
+            else:
+                m = v if -1.0 <= v <= 1.0 else np.copysign(1.0, v)
+            if i == 0:
+                mu0 = m
+            elif i == 1:
+                mu1 = m
+            else:
+                mu2 = m
+        if (l0 - l1) >= (l1 - l2):
+            la, ma, lc, mc = l0, mu0, l2, mu2
+        else:
+            la, ma, lc, mc = l2, mu2, l0, mu0
+        lb, mb = l1, mu1
+        gap = lb - lc
+        s = (mb - mc) / gap if gap != 0 else 0.0
+        if s < 0.0:
+            s = 0.0
+        elif s > 1.0:
+            s = 1.0
+        c00 = a00 - la
+        c11 = a11 - la
+        c22 = a22 - la
+        # the largest cross product of two rows of M - la I (rows 01, 02, 12)
+        x0, x1, x2 = c00, o01, o02
+        y0, y1, y2 = o01, c11, o12
+        w0, w1, w2 = o02, o12, c22
+        v0 = x1 * y2 - x2 * y1
+        v1 = x2 * y0 - x0 * y2
+        v2 = x0 * y1 - x1 * y0
+        size = v0 * v0 + v1 * v1 + v2 * v2
+        u0 = x1 * w2 - x2 * w1
+        u1 = x2 * w0 - x0 * w2
+        u2 = x0 * w1 - x1 * w0
+        other = u0 * u0 + u1 * u1 + u2 * u2
+        if other > size:
+            v0, v1, v2, size = u0, u1, u2, other
+        u0 = y1 * w2 - y2 * w1
+        u1 = y2 * w0 - y0 * w2
+        u2 = y0 * w1 - y1 * w0
+        other = u0 * u0 + u1 * u1 + u2 * u2
+        if other > size:
+            v0, v1, v2, size = u0, u1, u2, other
+        if size == 0:
+            v0, v1, v2 = 1.0, 0.0, 0.0
+        else:
+            norm = np.sqrt(size)
+            v0, v1, v2 = v0 / norm, v1 / norm, v2 / norm
+        alpha = ma - mb - s * (la - lb)
+        beta = mb - s * lb
+        out[0, n] = alpha * v0 * v0 + beta + s * a00
+        out[1, n] = root2 * alpha * v0 * v1 + s * np.float64(z[1, n])
+        out[2, n] = root2 * alpha * v0 * v2 + s * np.float64(z[2, n])
+        out[3, n] = alpha * v1 * v1 + beta + s * a11
+        out[4, n] = root2 * alpha * v1 * v2 + s * np.float64(z[4, n])
+        out[5, n] = alpha * v2 * v2 + beta + s * a22
+    return total
