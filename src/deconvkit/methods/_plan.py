@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
@@ -26,7 +25,6 @@ import numpy as np
 
 from .. import metrics
 from ..backend import (
-    backend_of,
     namespace,
     resolve_backend,
     to_backend,

@@ -25,7 +25,7 @@ from ..backend import complex_dtype, irfftn, kernels, namespace, rfftn
 from ..costs import Cost, NonNegative, PoissonLikelihood, ScaledCost
 from ..operators import Blur, Crop, Product, fast_shape
 from ._engine import Solver
-from ._richardson_lucy import ACCELERATIONS, _is_poisson
+from ._richardson_lucy import ACCELERATIONS, _is_poisson, momentum_weight
 from ._terms import apply, apply_adjoint, common_shape, split_terms
 
 __all__ = ["MultiViewRichardsonLucy", "Views", "build_views"]
@@ -592,15 +592,7 @@ class MultiViewRichardsonLucy(Solver):
         if self.acceleration is None:
             return self._pass(x, cached)
         xp = namespace(x)
-        if self.acceleration == "biggs-andrews":
-            alpha = 0.0
-            if self._g2 is not None:
-                denominator = float(xp.vdot(self._g2.ravel(), self._g2.ravel()).real)
-                if denominator > 0:
-                    alpha = float(xp.vdot(self._g1.ravel(), self._g2.ravel()).real) / denominator
-                alpha = min(max(alpha, 0.0), self.alpha_max)
-        else:
-            alpha = min(max((self._k - 1.0) / (self._k + 2.0), 0.0), self.alpha_max)
+        alpha = momentum_weight(self.acceleration, self._g1, self._g2, self._k, self.alpha_max)
         point = x
         if alpha > 0.0 and self._prev is not None:
             point = kernels.extrapolate(x, self._prev, alpha, self._eps, xp.empty_like(x))

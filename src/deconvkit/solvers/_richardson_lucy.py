@@ -54,6 +54,25 @@ def fft_model(op: Any) -> tuple[tuple[slice, ...] | None, Circulant] | None:
     return None
 
 
+def momentum_weight(acceleration: str, g1: Any, g2: Any, k: int, alpha_max: float) -> float:
+    r"""The extrapolation weight :math:`\alpha_k \in [0, \alpha_{\max}]` of accelerated RL.
+
+    ``"biggs-andrews"``: :math:`\alpha = \langle g_1, g_2\rangle / \langle g_2, g_2\rangle`
+    from the last two changes ``g1``, ``g2`` (0 until there are two); otherwise
+    Nesterov's :math:`(k - 1)/(k + 2)`.
+    """
+    if acceleration == "biggs-andrews":
+        if g2 is None:
+            return 0.0
+        xp = namespace(g2)
+        alpha = 0.0
+        denominator = float(xp.vdot(g2.ravel(), g2.ravel()).real)
+        if denominator > 0:
+            alpha = float(xp.vdot(g1.ravel(), g2.ravel()).real) / denominator
+        return min(max(alpha, 0.0), alpha_max)
+    return min(max((k - 1.0) / (k + 2.0), 0.0), alpha_max)
+
+
 class RichardsonLucy(Solver):
     r"""Richardson–Lucy for :math:`y \sim \mathrm{Poisson}(Ax + b)`, A non-negative.
 
@@ -312,16 +331,7 @@ class RichardsonLucy(Solver):
         if self.acceleration is None:
             self._step(x, x)
             return x
-        xp = namespace(x)
-        if self.acceleration == "biggs-andrews":
-            alpha = 0.0
-            if self._g2 is not None:
-                denominator = float(xp.vdot(self._g2.ravel(), self._g2.ravel()).real)
-                if denominator > 0:
-                    alpha = float(xp.vdot(self._g1.ravel(), self._g2.ravel()).real) / denominator
-                alpha = min(max(alpha, 0.0), self.alpha_max)
-        else:
-            alpha = min(max((self._k - 1.0) / (self._k + 2.0), 0.0), self.alpha_max)
+        alpha = momentum_weight(self.acceleration, self._g1, self._g2, self._k, self.alpha_max)
         self._alpha = alpha
         if alpha == 0.0 or self._k == 1:
             self._prev[...] = x
