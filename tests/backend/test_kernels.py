@@ -142,10 +142,13 @@ def test_schatten3_soft_threshold_and_clip_equal_the_vectorized_closed_form(seed
     np.testing.assert_allclose(fused, plain, rtol=1e-6, atol=1e-6)
     fused, plain, _, _ = _both(norm.prox_conjugate, z, 1.0)
     np.testing.assert_allclose(fused, plain, rtol=1e-6, atol=1e-6)
-    # and the norm returned with the prox is the prox's Schatten-1 norm
+    # the norm returned with the prox is the prox's Schatten-1 norm, and the fused norm
+    # of any stack is the vectorized one
     out, total = kernels.schatten3_map(z, "soft", tau)
     with kernels.use_fused(False):
         assert total == pytest.approx(norm(out), rel=1e-6, abs=1e-9)
+        plain = norm(z)
+    assert kernels.schatten3_norm(z) == pytest.approx(plain, rel=1e-9)
 
 
 def test_schatten3_matches_lapack_eigh():

@@ -11,6 +11,7 @@ passes with temporaries:
 :func:`kl_divergence`          :math:`\sum (m + b) - y - y \log\frac{m + b}{y}` in float64
 :func:`schatten3_map`          a spectral map of stacked symmetric 3x3 matrices (soft threshold
                                or clip of the eigenvalues), in closed form per voxel
+:func:`schatten3_norm`         their summed Schatten-1 norm, :math:`\sum_n \sum_i |\lambda_i(M_n)|`
 =============================  ==============================================================
 
 Implementations: numba (``parallel=True``, cached on disk; calls from several
@@ -45,6 +46,7 @@ __all__ = [
     "rl_ratio",
     "rl_update",
     "schatten3_map",
+    "schatten3_norm",
     "use_fused",
 ]
 
@@ -294,3 +296,14 @@ def schatten3_map(z: Any, mode: str, tau: float = 0.0) -> tuple[Any, float] | No
     out = np.empty_like(flat)
     total = _numba_call("schatten3", flat, out, 0 if mode == "soft" else 1, float(tau))
     return out.reshape(z.shape), (float(total) if mode == "soft" else math.nan)
+
+
+def schatten3_norm(z: Any) -> float | None:
+    """Σ over voxels of Σ|λ| of stacked symmetric 3x3 matrices (float32 ``(6, *shape)``), fused.
+
+    None where no fused kernel applies (as :func:`schatten3_map`).
+    """
+    if (backend_of(z) != "numpy" or not _FUSED.get() or _numba() is None
+            or z.dtype != np.float32 or z.shape[0] != 6):
+        return None
+    return float(_numba_call("schatten3_norm", np.ascontiguousarray(z).reshape(6, -1)))

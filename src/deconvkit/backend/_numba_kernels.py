@@ -228,3 +228,35 @@ def schatten3(z, out, mode, tau):  # pragma: no cover - compiled
         out[4, n] = root2 * alpha * v1 * v2 + s * np.float64(z[4, n])
         out[5, n] = alpha * v2 * v2 + beta + s * a22
     return total
+
+
+@njit(**_OPTIONS)
+def schatten3_norm(z):  # pragma: no cover - compiled
+    """Σ over voxels of the Schatten-1 norm (Σ|λ|) of stacked symmetric 3x3 matrices (6, N)."""
+    root2 = np.sqrt(2.0)
+    total = 0.0
+    for n in prange(z.shape[1]):
+        a00 = np.float64(z[0, n])
+        a11 = np.float64(z[3, n])
+        a22 = np.float64(z[5, n])
+        o01 = np.float64(z[1, n]) / root2
+        o02 = np.float64(z[2, n]) / root2
+        o12 = np.float64(z[4, n]) / root2
+        q = (a00 + a11 + a22) / 3.0
+        b00 = a00 - q
+        b11 = a11 - q
+        b22 = a22 - q
+        off = o01 * o01 + o02 * o02 + o12 * o12
+        p = np.sqrt((b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * off) / 6.0)
+        det = (b00 * (b11 * b22 - o12 * o12) - o01 * (o01 * b22 - o12 * o02)
+               + o02 * (o01 * o12 - b11 * o02))
+        r = det / (2.0 * p * p * p) if p > 0 else 0.0
+        if r < -1.0:
+            r = -1.0
+        elif r > 1.0:
+            r = 1.0
+        phi = np.arccos(r) / 3.0
+        l0 = q + 2.0 * p * np.cos(phi)
+        l2 = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
+        total += abs(l0) + abs(3.0 * q - l0 - l2) + abs(l2)
+    return total

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 from ..backend import namespace
-from ..backend._kernels import schatten3_map
+from ..backend._kernels import schatten3_map, schatten3_norm
 
 from ._base import Cost
 from ._norms import _check_stacked, component_norms, group_soft_threshold
@@ -327,6 +327,10 @@ class SchattenNorm(Cost):
             return last[2]  # z is the unchanged output of the last prox
         if self.p == 2:
             return float(xp.sum(component_norms(z), dtype=xp.float64))
+        if self.p == 1:
+            fused = schatten3_norm(z)
+            if fused is not None:
+                return fused
         lam = xp.abs(eigenvalues(z))
         per_voxel = xp.sum(lam, axis=1) if self.p == 1 else xp.max(lam, axis=1)
         return float(xp.sum(per_voxel, dtype=xp.float64))

@@ -311,6 +311,10 @@ class ADMM(Solver):
     #: Residual balancing: check every this many iterations, until this iteration.
     balance_every = 5
     balance_until = 250
+    #: The true objective (every term at the x-update) costs as much as a prox: a
+    #: Hessian–Schatten term's is an eigen-decomposition per voxel. Recorded every 5
+    #: rows and at the last (``objective_every=1`` for every row).
+    default_objective_every = 5
 
     def __init__(self, terms: Any, rho: Any = None, x_step: XStep | None = None,
                  balance: bool = True, shape: Any = None,
