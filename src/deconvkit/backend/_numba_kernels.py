@@ -129,6 +129,35 @@ def kl_array(y, m, b):  # pragma: no cover - compiled
     return total, bad
 
 
+@njit(cache=True, nogil=True)
+def _eigenvalues3(z, n):  # pragma: no cover - compiled
+    """The eigenvalues (decreasing) of voxel ``n``'s symmetric 3x3 matrix, trigonometric form."""
+    root2 = np.sqrt(2.0)
+    a00 = np.float64(z[0, n])
+    a11 = np.float64(z[3, n])
+    a22 = np.float64(z[5, n])
+    o01 = np.float64(z[1, n]) / root2
+    o02 = np.float64(z[2, n]) / root2
+    o12 = np.float64(z[4, n]) / root2
+    q = (a00 + a11 + a22) / 3.0
+    b00 = a00 - q
+    b11 = a11 - q
+    b22 = a22 - q
+    off = o01 * o01 + o02 * o02 + o12 * o12
+    p = np.sqrt((b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * off) / 6.0)
+    det = (b00 * (b11 * b22 - o12 * o12) - o01 * (o01 * b22 - o12 * o02)
+           + o02 * (o01 * o12 - b11 * o02))
+    r = det / (2.0 * p * p * p) if p > 0 else 0.0
+    if r < -1.0:
+        r = -1.0
+    elif r > 1.0:
+        r = 1.0
+    phi = np.arccos(r) / 3.0
+    l0 = q + 2.0 * p * np.cos(phi)
+    l2 = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
+    return l0, 3.0 * q - l0 - l2, l2
+
+
 @njit(**_OPTIONS)
 def schatten3(z, out, mode, tau):  # pragma: no cover - compiled
     """Spectral map of stacked symmetric 3x3 matrices, ``z`` and ``out`` of shape (6, N).
@@ -147,23 +176,7 @@ def schatten3(z, out, mode, tau):  # pragma: no cover - compiled
         o01 = np.float64(z[1, n]) / root2
         o02 = np.float64(z[2, n]) / root2
         o12 = np.float64(z[4, n]) / root2
-        q = (a00 + a11 + a22) / 3.0
-        b00 = a00 - q
-        b11 = a11 - q
-        b22 = a22 - q
-        off = o01 * o01 + o02 * o02 + o12 * o12
-        p = np.sqrt((b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * off) / 6.0)
-        det = (b00 * (b11 * b22 - o12 * o12) - o01 * (o01 * b22 - o12 * o02)
-               + o02 * (o01 * o12 - b11 * o02))
-        r = det / (2.0 * p * p * p) if p > 0 else 0.0
-        if r < -1.0:
-            r = -1.0
-        elif r > 1.0:
-            r = 1.0
-        phi = np.arccos(r) / 3.0
-        l0 = q + 2.0 * p * np.cos(phi)
-        l2 = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
-        l1 = 3.0 * q - l0 - l2
+        l0, l1, l2 = _eigenvalues3(z, n)
         lam = (l0, l1, l2)
         mu0, mu1, mu2 = 0.0, 0.0, 0.0
         for i in range(3):
@@ -233,30 +246,8 @@ def schatten3(z, out, mode, tau):  # pragma: no cover - compiled
 @njit(**_OPTIONS)
 def schatten3_norm(z):  # pragma: no cover - compiled
     """Σ over voxels of the Schatten-1 norm (Σ|λ|) of stacked symmetric 3x3 matrices (6, N)."""
-    root2 = np.sqrt(2.0)
     total = 0.0
     for n in prange(z.shape[1]):
-        a00 = np.float64(z[0, n])
-        a11 = np.float64(z[3, n])
-        a22 = np.float64(z[5, n])
-        o01 = np.float64(z[1, n]) / root2
-        o02 = np.float64(z[2, n]) / root2
-        o12 = np.float64(z[4, n]) / root2
-        q = (a00 + a11 + a22) / 3.0
-        b00 = a00 - q
-        b11 = a11 - q
-        b22 = a22 - q
-        off = o01 * o01 + o02 * o02 + o12 * o12
-        p = np.sqrt((b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * off) / 6.0)
-        det = (b00 * (b11 * b22 - o12 * o12) - o01 * (o01 * b22 - o12 * o02)
-               + o02 * (o01 * o12 - b11 * o02))
-        r = det / (2.0 * p * p * p) if p > 0 else 0.0
-        if r < -1.0:
-            r = -1.0
-        elif r > 1.0:
-            r = 1.0
-        phi = np.arccos(r) / 3.0
-        l0 = q + 2.0 * p * np.cos(phi)
-        l2 = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
-        total += abs(l0) + abs(3.0 * q - l0 - l2) + abs(l2)
+        l0, l1, l2 = _eigenvalues3(z, n)
+        total += abs(l0) + abs(l1) + abs(l2)
     return total
