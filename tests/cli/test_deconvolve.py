@@ -136,13 +136,21 @@ def test_no_psf_at_all(capsys, work):
 def test_rel_tol(capsys, work):
     code, _, err = cli(capsys, "deconvolve", work / "img.tif", work / "psf.tif", "--rel-tol",
                        "0.05", "--iter", "500")
-    names = {p.name for p in dk.methods.get("rl").all_parameters}
-    if "rel_tol" not in names:  # waits for a relative-change rule in deconvkit.methods.run
-        assert code == 2 and "--rel-tol is not available in this version" in err
-        assert not (work / "rl_img.tif").exists()
-    else:  # pragma: no cover - once the methods layer takes it
-        assert code == 0, err
-        assert json.loads((work / "rl_img.json").read_text(encoding="utf-8"))["n_iter"] < 500
+    assert code == 0, err
+    assert json.loads((work / "rl_img.json").read_text(encoding="utf-8"))["n_iter"] < 500
+
+
+def test_a_raw_bead_psf_is_cleaned_with_a_note(capsys, work, tmp_path):
+    """A measured PSF with its camera offset: subtracted, recentred, and said so."""
+    psf = dk.io.read(work / "psf.tif")[0]
+    raw = 100.0 + 5000.0 * psf / psf.max()  # the offset is most of the file's sum
+    dk.io.write(tmp_path / "raw_psf.tif", raw.astype(np.float32))
+    code, _, err = cli(capsys, "deconvolve", work / "img.tif", tmp_path / "raw_psf.tif",
+                       "--iter", "3", "-o", tmp_path / "out.tif")
+    assert code == 0, err
+    assert "looks raw" in err and "cleaned as deconvkit.psf.prepare does" in err
+    sidecar = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert sidecar["psf"][0]["cleaned"]["border_fraction"] > 0.01  # one PSF per channel
 
 
 def test_threads(capsys, work):

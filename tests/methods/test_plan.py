@@ -150,3 +150,30 @@ def test_every_method_has_its_plan(case):
     for name in available():
         chosen = plan(y, psf, name, spacing=SPACING)
         assert chosen.record["method"] == get(name).name
+
+
+@pytest.mark.parametrize("method", ["admm-tv", "admm-hessian"])
+def test_the_admm_methods_return_a_non_negative_estimate(case, method):
+    """Documented x ≥ 0: the estimate is the constraint's split variable, not the x-update."""
+    y, _, psf = case
+    x = dk.deconvolve(y, psf, method, spacing=SPACING, background=20.0, max_iter=15)
+    assert float(x.min()) >= 0.0 and float(x.max()) > 0.0
+
+
+def test_the_image_is_checked_once_at_the_plans_edge(case, monkeypatch):
+    from deconvkit.methods import _plan, _problem, _validate
+
+    calls = []
+    original = _validate.check_image
+
+    def counted(image, *args, **kwargs):
+        calls.append(getattr(image, "shape", None))
+        return original(image, *args, **kwargs)
+
+    for module in (_plan, _problem, _validate):
+        monkeypatch.setattr(module, "check_image", counted, raising=False)
+    y, _, psf = case
+    dk.deconvolve(y, psf, "rl", spacing=SPACING, background=20.0, max_iter=2)
+    dk.deconvolve(y, psf, "rl", spacing=SPACING, background=20.0, max_iter=2,
+                  tile_shape=(y.shape[0], y.shape[1] // 2, y.shape[2] // 2))
+    assert calls == [y.shape, y.shape]  # once per call, whatever the number of blocks
