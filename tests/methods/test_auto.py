@@ -100,3 +100,11 @@ def test_auto_is_refused_where_no_criterion_exists():
     psf = dk.psf.gaussian((5, 9, 9), SPACING, na=1.2, wavelength=0.52, ni=1.33)
     with pytest.raises(ValueError, match=r"admm-tv: lam must be a number, got 'auto'"):
         plan(np.ones((8, 16, 16), np.float32), psf, "admm-tv", lam="auto")
+
+
+def test_a_stack_thinner_than_the_psf_still_gets_a_weight():
+    psf = dk.psf.gaussian((15, 31, 31), SPACING, na=1.2, wavelength=0.52, ni=1.33)
+    y = np.random.default_rng(0).poisson(50, (8, 64, 64)).astype(np.float32) + 10
+    y[:, 20:40, 20:40] += 100
+    chosen = plan(y, psf, "trif", background=10.0, lam="auto")
+    assert 1e-7 < chosen.values["lam"] < 10 and chosen.solve(y).x.shape == y.shape

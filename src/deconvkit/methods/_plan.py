@@ -394,9 +394,16 @@ def _choose_weight(chosen: Plan) -> None:
     if lazy(image) or math.prod(image.shape) > MAX_VOXELS:
         region = central_block(image.shape)
         image = image[region]
-    # on the image itself, periodic, its edges blended into the mean (see _auto's notes)
+    # on the image itself, periodic, its edges blended into the mean (see _auto's notes);
+    # a PSF longer than the image along an axis (a thin stack) is cut to it for the choice
     block = to_backend(image if not lazy(image) else np.asarray(image), chosen.backend)
-    problem = build_problem(block.astype(chosen.dtype, copy=False), chosen._psf(),
+    psf = chosen.psf
+    if any(p > n for p, n in zip(psf.shape, block.shape)):
+        keep = tuple(min(p, n - (1 - n % 2)) for p, n in zip(psf.shape, block.shape))
+        psf = psf[tuple(slice((p - k) // 2, (p - k) // 2 + k) for p, k in zip(psf.shape, keep))]
+        psf = psf / psf.sum()
+    problem = build_problem(block.astype(chosen.dtype, copy=False),
+                            to_backend(np.ascontiguousarray(psf), chosen.backend),
                             boundary="periodic", background=chosen._background(region),
                             spacing=chosen.spacing, apodize=apodize_width(chosen.psf.shape,
                                                                           block.shape),
