@@ -95,3 +95,20 @@ def test_integer_images_become_float32():
     problem = prepare(np.ones((8, 8), np.uint16), gaussian((3, 3), (1, 1)))
     assert problem.data.dtype == np.float32
     assert problem.psf.dtype == np.float32
+
+
+def test_a_large_images_percentile_is_read_from_a_subsample(monkeypatch):
+    """Past PERCENTILE_SAMPLE voxels the plan samples instead of copying the volume to sort it."""
+    from deconvkit.methods import _validate
+
+    image = np.random.default_rng(0).gamma(4.0, 25.0, (40, 64, 64)).astype(np.float32)
+    exact = float(np.percentile(image, 99.9))
+    monkeypatch.setattr(_validate, "PERCENTILE_SAMPLE", 2**14)
+    seen = []
+    original = np.percentile
+    monkeypatch.setattr(np, "percentile", lambda a, q, **k: seen.append(a.size) or original(a, q, **k))
+    sampled = _validate.data_percentile(image, 99.9)
+    assert seen and seen[0] < image.size / 4  # a subsample, not the volume
+    assert sampled == pytest.approx(exact, rel=0.1)
+    monkeypatch.setattr(_validate, "PERCENTILE_SAMPLE", 2**24)
+    assert _validate.data_percentile(image, 99.9) == pytest.approx(exact, rel=1e-6)

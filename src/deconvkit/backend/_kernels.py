@@ -279,6 +279,12 @@ def kl_divergence(data: Any, model: Any, background: Any = 0.0) -> float:
     return float(xp.sum(q))
 
 
+def _schatten3_applies(z: Any) -> bool:
+    """A float32 stack of 3x3 matrices on the host, with numba there and fusing allowed."""
+    return (backend_of(z) == "numpy" and _FUSED.get() and _numba() is not None
+            and z.dtype == np.float32 and z.shape[0] == 6)
+
+
 def schatten3_map(z: Any, mode: str, tau: float = 0.0) -> tuple[Any, float] | None:
     """Eigenvalues of stacked symmetric 3x3 matrices soft-thresholded or clipped, fused.
 
@@ -289,8 +295,7 @@ def schatten3_map(z: Any, mode: str, tau: float = 0.0) -> tuple[Any, float] | No
     Returns None where no fused kernel applies (not NumPy, not float32, numba missing):
     the caller then uses its vectorized closed form.
     """
-    if (backend_of(z) != "numpy" or not _FUSED.get() or _numba() is None
-            or z.dtype != np.float32 or z.shape[0] != 6):
+    if not _schatten3_applies(z):
         return None
     flat = np.ascontiguousarray(z).reshape(6, -1)
     out = np.empty_like(flat)
@@ -303,7 +308,6 @@ def schatten3_norm(z: Any) -> float | None:
 
     None where no fused kernel applies (as :func:`schatten3_map`).
     """
-    if (backend_of(z) != "numpy" or not _FUSED.get() or _numba() is None
-            or z.dtype != np.float32 or z.shape[0] != 6):
+    if not _schatten3_applies(z):
         return None
     return float(_numba_call("schatten3_norm", np.ascontiguousarray(z).reshape(6, -1)))

@@ -122,14 +122,22 @@ def estimate_background(image: Any, percentile: float = 1.0) -> float:
     return data_percentile(image, percentile)
 
 
+#: Voxels above which a percentile is read from a regular subsample.
+PERCENTILE_SAMPLE = 2**24
+
+
 def data_percentile(image: Any, percentile: float) -> float:
-    """A percentile of the data: exact in memory, from a regular subsample if lazy."""
+    """A percentile of the data: exact up to 2²⁴ voxels, else from a regular subsample.
+
+    The subsample (every ``step``-th voxel along each axis) keeps the plan from copying
+    a large volume to sort it, in memory or lazy alike.
+    """
+    if image.size > PERCENTILE_SAMPLE:
+        step = max(1, int(np.ceil((image.size / PERCENTILE_SAMPLE) ** (1 / image.ndim))))
+        image = image[tuple(slice(None, None, step) for _ in range(image.ndim))]
     if lazy(image):
-        step = max(1, int(np.ceil((image.size / 2**24) ** (1 / image.ndim))))
-        sample = np.asarray(image[tuple(slice(None, None, step) for _ in range(image.ndim))])
-        return float(np.percentile(sample, percentile))
-    xp = namespace(image)
-    return float(xp.percentile(image, percentile))
+        return float(np.percentile(np.asarray(image), percentile))
+    return float(namespace(image).percentile(image, percentile))
 
 
 def check_background(background: Any, image_shape: tuple[int, ...]) -> Any:
