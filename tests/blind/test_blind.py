@@ -186,6 +186,30 @@ def test_divergence_stops_and_keeps_the_best_estimate(stack, monkeypatch):
     assert result.coefficients == pytest.approx(dict(zip((6, 11), result.history["coefficients"][0])))
 
 
+def test_semi_blind_under_a_known_light_sheet_estimates_the_pupil():
+    # a light-sheet PSF (detection NA 1.1 in water, 0.6 rad of spherical aberration,
+    # times a sheet of FWHM 0.8 µm): with the sheet known, Z11 heads for the truth and the PSF
+    # for the measured one
+    spacing, field, shape = (0.1, 0.1, 0.1), (16, 32, 32), (15, 21, 21)
+    optics = {"na": 1.1, "wavelength": 0.52, "ni": 1.333, "oversample": 1, "pupil_samples": 48,
+              "sheet_fwhm": 0.8}
+    true_psf = psf.zernike(shape, spacing, **optics, coefficients={11: 0.6})
+    start_psf = psf.zernike(shape, spacing, **optics)
+    obj = simulate.phantom(extended_shape(field, shape), spacing, seed=0, kind="filaments")
+    observation = simulate.observe(obj, true_psf, field_shape=field, photons=3000,
+                                   background=10, seed=1)  # fmt: skip
+    result = dk.blind_deconvolve(observation.data, psf_model=optics, spacing=spacing,
+                                 background=10.0, modes=(11,), max_iter=10, psf_iter=3,
+                                 object_iter=10, psf_shape=shape)  # fmt: skip
+    assert 0.05 < result.coefficients[11] < 0.9  # towards 0.6 (NA 1.1: weakly identified here)
+    assert ncc(result.psf, true_psf) > ncc(start_psf, true_psf)
+    # the estimate is a light-sheet PSF: the sheet's profile cuts its planes away from focus
+    assert result.psf[0].sum() < 0.25 * start_psf[shape[0] // 2].sum()
+    with pytest.raises(ValueError, match="sheet_fwhm"):
+        dk.blind_deconvolve(observation.data, psf_model={**optics, "sheet_fwhm": -1.0},
+                            spacing=spacing, background=10.0)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"psf_model": {"na": 1.3, "ni": 1.515}}, "missing 'wavelength'"),

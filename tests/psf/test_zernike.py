@@ -149,6 +149,35 @@ def test_coefficient_gradient_matches_finite_differences(model):
     )
 
 
+def test_light_sheet_gradient_matches_finite_differences():
+    engine = PupilModel(build_optics(1.1, WAVELENGTH, 1.333), (9, 11, 11), (0.1, 0.1, 0.1),
+                        modes=(5, 11), oversample=2, axial_shift=True, sheet_fwhm=0.6)  # fmt: skip
+    cotangent = np.random.default_rng(2).standard_normal(engine.shape)
+    c = np.array([0.2, -0.3, 0.02])
+    projection = _Projection(engine, cotangent)
+    projection.shape = (3,)
+    check_gradient(projection, c, rtol=1e-6)
+    _, jacobian = engine.jacobian(c)
+    np.testing.assert_allclose(
+        np.einsum("jzyx,zyx->j", jacobian, cotangent), engine.vjp(c, cotangent)[1], rtol=1e-8
+    )
+
+
+def test_light_sheet_multiplies_the_detection_psf_by_its_profile():
+    shape, spacing = (15, 17, 17), (0.1, 0.1, 0.1)
+    detection = dkpsf.zernike(shape, spacing, 1.1, WAVELENGTH, 1.333, oversample=1).astype(float)
+    sheet = dkpsf.zernike(shape, spacing, 1.1, WAVELENGTH, 1.333, oversample=1, sheet_fwhm=0.5)
+    z = (np.arange(15) - 7) * 0.1
+    expected = detection * np.exp(-4 * np.log(2) * (z / 0.5) ** 2)[:, None, None]
+    np.testing.assert_allclose(sheet, expected / expected.sum(), rtol=1e-5, atol=1e-9)
+    # the profile's half maximum is at z = FWHM / 2 from the centre plane
+    engine = PupilModel(build_optics(1.1, WAVELENGTH, 1.333), shape, spacing, oversample=1,
+                        sheet_fwhm=0.4)  # fmt: skip
+    assert engine.sheet()[9] == pytest.approx(0.5, rel=1e-9)  # z = 0.2 µm
+    with pytest.raises(ValueError, match="sheet_fwhm must be a positive length"):
+        dkpsf.zernike(shape, spacing, 1.1, WAVELENGTH, 1.333, sheet_fwhm=0.0)
+
+
 @pytest.mark.parametrize(
     ("coefficients", "message"),
     [({0: 0.1}, "out of range"), ({232: 0.1}, "out of range"),

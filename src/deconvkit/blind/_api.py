@@ -94,9 +94,14 @@ def blind_deconvolve(
         ``na``, ``wavelength`` (µm), ``ni`` required; ``ns``, ``depth`` (µm),
         ``ng``, ``tg``, ``ni0``, ``ng0``, ``tg0``, ``ti0``, ``model``
         (``"scalar"`` or ``"vectorial"``), ``oversample`` (default 2),
-        ``pupil_samples``, and ``coefficients`` (the starting aberration,
-        radians). Needed for ``"zernike"``; for ``"blind"`` it gives the start
-        (if no ``psf0``) and the NA band limit.
+        ``pupil_samples``, ``coefficients`` (the starting aberration,
+        radians) and ``sheet_fwhm`` (µm: a light-sheet microscope, the
+        detection PSF times the sheet's Gaussian profile along z, of this
+        known width; it is not estimated: the likelihood prefers an ever
+        thinner sheet, as it prefers a delta PSF, the object explaining the
+        rest).
+        Needed for ``"zernike"``; for ``"blind"`` it gives the start (if no
+        ``psf0``) and the NA band limit.
     estimate : {"zernike", "blind"}
         Semi-blind with the pupil model, or blind RL.
     method : {"rl", "rl-accelerated"}
@@ -186,7 +191,8 @@ def blind_deconvolve(
             psf0 = psf_models.zernike(
                 shape, spacing, model=parameters.get("model", "scalar"),
                 coefficients=parameters.get("coefficients"),
-                oversample=int(parameters.get("oversample", 2)), **optics,
+                oversample=int(parameters.get("oversample", 2)),
+                sheet_fwhm=parameters.get("sheet_fwhm"), **optics,
             )  # fmt: skip
         band = support = None
         if parameters:

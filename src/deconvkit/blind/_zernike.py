@@ -75,7 +75,7 @@ SAMPLING_RADIANS = 0.5
 SHIFT_BOUND_PLANES = 4.0
 #: The optics keys a psf_model may hold (those of deconvkit.psf.zernike).
 OPTICS_KEYS = ("na", "wavelength", "ni", "ns", "depth", "ng", "tg", "ni0", "ng0", "tg0", "ti0")
-MODEL_KEYS = OPTICS_KEYS + ("model", "oversample", "pupil_samples", "coefficients")
+MODEL_KEYS = OPTICS_KEYS + ("model", "oversample", "pupil_samples", "coefficients", "sheet_fwhm")
 
 
 def check_modes(modes: Any) -> tuple[int, ...]:
@@ -123,12 +123,18 @@ class ZernikeEstimator:
         self.c0 = np.array([initial.get(j, 0.0) for j in self.modes] + [0.0])
         self.spacing = tuple(spacing)
         self.model = model
+        sheet = parameters.get("sheet_fwhm")
+        if sheet is not None and not (isinstance(sheet, (int, float)) and np.isfinite(sheet)
+                                      and sheet > 0):  # fmt: skip
+            raise ValueError(f"psf_model['sheet_fwhm'] must be a positive length in µm (the light "
+                             f"sheet's FWHM, e.g. 1.0), got {sheet!r}")  # fmt: skip
         self.axial_offset = self.focus(self.c0)
         slope = SAMPLING_RADIANS * float(np.sqrt(sum(max_slope(j) ** 2 for j in self.modes)))
         self.engine = PupilModel(
             self.optics, domain.psf_shape, spacing, model=model, modes=self.modes,
             oversample=int(parameters.get("oversample", 2)), axial_offset=self.axial_offset,
             pupil_samples=parameters.get("pupil_samples"), phase_slope=slope, axial_shift=True,
+            sheet_fwhm=None if sheet is None else float(sheet),
         )  # fmt: skip
         self.evaluations = 0
 

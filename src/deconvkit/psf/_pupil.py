@@ -190,6 +190,12 @@ class PupilModel:
         Append one parameter to ``c``: an axial shift :math:`\delta` (µm) of
         the PSF, the exact defocus phase :math:`-k\,\delta\,c_{n_i}(q)` (a pure
         translation along z, unlike the Zernike defocus at high NA).
+    sheet_fwhm : float, optional
+        A light sheet's excitation: the detection intensity is multiplied by
+        :math:`s(z) = \exp(-4 \ln 2\, (z - z_0)^2 / w^2)`, :math:`w` this FWHM
+        (µm) and :math:`z_0` the centre plane (the sheet in the detection's
+        focal plane, as in a light-sheet or lattice light-sheet microscope).
+        An attribute: set it to change the sheet without rebuilding the pupil.
     """
 
     def __init__(
@@ -205,6 +211,7 @@ class PupilModel:
         pupil_samples: int | None = None,
         phase_slope: float = 0.0,
         axial_shift: bool = False,
+        sheet_fwhm: float | None = None,
     ) -> None:
         if model not in ("scalar", "vectorial"):
             raise ValueError(f"model must be 'scalar' or 'vectorial', got {model!r}")
@@ -228,6 +235,7 @@ class PupilModel:
         if int(n_p) < 8:
             raise ValueError(f"pupil_samples must be at least 8, got {pupil_samples!r}")
         self.pupil_samples = n_p = int(n_p)
+        self.sheet_fwhm = sheet_fwhm
         self._build_pupil(n_p)
 
     # -- construction -------------------------------------------------------
@@ -356,7 +364,28 @@ class PupilModel:
         with _blas_threads(self._work):
             return self._intensity(self._check(c))
 
-    def _intensity(self, c: np.ndarray) -> np.ndarray:
+    def sheet(self, fwhm: float | None = None) -> np.ndarray | None:
+        """The light sheet's profile on the sub-sampled planes (``shape[0] * oversample``,), or None."""
+        fwhm = self.sheet_fwhm if fwhm is None else fwhm
+        if fwhm is None:
+            return None
+        if not np.isfinite(fwhm) or fwhm <= 0:
+            raise ValueError(f"sheet_fwhm must be a positive length in µm, got {fwhm!r}")
+        z = self.z - self.axial_offset
+        return np.exp(-4.0 * np.log(2.0) * (z / float(fwhm)) ** 2)
+
+    def detection_intensity(self, c: np.ndarray) -> np.ndarray:
+        """The detection intensity on the sub-sampled grid, before the sheet and binning (float64)."""
+        with _blas_threads(self._work):
+            return self._sub_intensity(self._check(c))
+
+    def from_detection(self, sub: np.ndarray, fwhm: float | None = None) -> np.ndarray:
+        """The PSF (sum 1) of a :meth:`detection_intensity` under the sheet of FWHM ``fwhm``."""
+        profile = self.sheet(fwhm)
+        volume = self._bin(sub if profile is None else sub * profile[:, None, None])
+        return volume / volume.sum()
+
+    def _sub_intensity(self, c: np.ndarray) -> np.ndarray:
         base = self._pupil_base(c)
         sub = np.zeros((self.z.size, self.y.size, self.x.size))
         for block in self._blocks():
@@ -364,6 +393,13 @@ class PupilModel:
             for field in self._fields:
                 amplitude = self._transform(self._scatter(planes * field))
                 sub[block] += amplitude.real**2 + amplitude.imag**2
+        return sub
+
+    def _intensity(self, c: np.ndarray) -> np.ndarray:
+        sub = self._sub_intensity(c)
+        profile = self.sheet()
+        if profile is not None:
+            sub *= profile[:, None, None]
         return self._bin(sub)
 
     def psf(self, c: np.ndarray) -> np.ndarray:
@@ -375,7 +411,7 @@ class PupilModel:
         return volume / total
 
     def on_axis(self, c: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """On-axis intensity at stage offsets ``z`` (µm from the nominal focus), unnormalized."""
+        """On-axis detection intensity (no sheet) at stage offsets ``z`` (µm from the nominal focus), unnormalized."""
         c = self._check(c)
         base = self._pupil_base(c)
         defocus = np.exp(-1j * self.optics.wavenumber * np.outer(z, self._defocus_cosine))
@@ -427,6 +463,9 @@ class PupilModel:
         total = volume.sum()
         psf = volume / total
         g = self._unbin((cotangent - float(np.vdot(cotangent, psf))) / total)
+        profile = self.sheet()
+        if profile is not None:
+            g *= profile[:, None, None]
         base = self._pupil_base(c)
         q = np.zeros(base.size)
         for block in self._blocks():
@@ -457,6 +496,9 @@ class PupilModel:
                 for index in range(self.n_parameters):
                     change = self._transform(self._scatter(1j * self.basis[index] * values))
                     derivative[index, block] += 2.0 * np.real(amplitude.conj() * change)
+        profile = self.sheet()
+        if profile is not None:
+            derivative *= profile[None, :, None, None]
         binned = np.stack([self._bin(d) for d in derivative])
         sums = binned.reshape(self.n_parameters, -1).sum(axis=1)
         return psf, (binned - psf[None] * sums[:, None, None, None]) / total

@@ -195,6 +195,7 @@ def zernike(
     oversample: int = 3,
     axial_origin: str = "focus",
     pupil_samples: int | None = None,
+    sheet_fwhm: float | None = None,
 ) -> np.ndarray:
     r"""PSF of a pupil aberrated by Zernike modes, on top of the Gibson–Lanni optics.
 
@@ -213,6 +214,11 @@ def zernike(
     dipole-orientation × polarization fields of an isotropic emitter with the
     Richards–Wolf factors (:math:`A = 1/\sqrt{\cos\theta_i}`), as :func:`vectorial`.
     With no coefficients it reproduces :func:`gibson_lanni` / :func:`vectorial`.
+    With ``sheet_fwhm`` the detection PSF is multiplied by a light sheet's
+    excitation profile centred on the centre plane,
+    :math:`h(z, y, x) \propto s(z)\, |a_z(x, y)|^2`,
+    :math:`s(z) = \exp(-4\ln 2\, z^2 / w^2)` (a light-sheet or lattice
+    light-sheet microscope whose sheet lies in the detection's focal plane).
 
     Parameters
     ----------
@@ -237,6 +243,8 @@ def zernike(
     pupil_samples : int, optional
         Pupil grid samples across the diameter; by default chosen from the
         phase's slope and the lateral extent (Nyquist with a 30 % margin).
+    sheet_fwhm : float, optional
+        FWHM :math:`w` (µm) of the light sheet along z; None (default): widefield.
 
     Returns
     -------
@@ -257,6 +265,8 @@ def zernike(
     if model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     values = coefficient_array(coefficients)
+    if sheet_fwhm is not None and not (np.isfinite(sheet_fwhm) and sheet_fwhm > 0):
+        raise ValueError(f"sheet_fwhm must be a positive length in µm (e.g. 1.0), got {sheet_fwhm!r}")
     optics = build_optics(
         na, wavelength, ni, ns=ns, depth=depth, ng=ng, tg=tg, ni0=ni0, ng0=ng0, tg0=tg0, ti0=ti0
     )
@@ -270,6 +280,7 @@ def zernike(
         optics, shape, spacing, model=model, modes=modes, oversample=oversample,
         axial_offset=offset, pupil_samples=pupil_samples,
         phase_slope=float(np.sum(np.abs(c) * [max_slope(j) for j in modes])),
+        sheet_fwhm=None if sheet_fwhm is None else float(sheet_fwhm),
     )  # fmt: skip
     return engine.psf(c).astype(np.float32)
 
