@@ -167,3 +167,56 @@ def test_schatten3_leaves_other_inputs_to_the_caller():
     assert kernels.schatten3_map(np.zeros((3, 4), np.float32), "clip") is None  # 2x2
     with kernels.use_fused(False):
         assert kernels.schatten3_map(z.astype(np.float32), "soft", 0.1) is None
+
+
+@given(k=st.integers(1, 6), shape=dks.shapes(), seed=st.integers(0, 2**16),
+       tau=st.floats(1e-3, 2.0), strided=st.booleans())
+def test_group_scale_equals_the_numpy_norms_bit_for_bit(k, shape, seed, tau, strided):
+    from deconvkit.costs import Huber, MixedNorm21
+
+    z = np.random.default_rng(seed).normal(size=(k, *shape)).astype(np.float32)
+    if strided:
+        z = z[..., ::-1]  # a view the kernel copies to contiguous first
+    norm, huber = MixedNorm21(), Huber(0.3)
+    for function, args in ((norm.prox, (tau,)), (norm.prox_conjugate, (1.0,)),
+                           (huber.prox, (tau,)), (huber.grad, ())):
+        fused, plain, _, _ = _both(function, z, *args)
+        assert fused.dtype == plain.dtype == np.float32
+        np.testing.assert_array_equal(fused, plain)
+    fused, plain, _, _ = _both(norm, z)
+    assert fused == pytest.approx(plain, rel=1e-6)  # float64 sums in another order
+
+
+def test_group_scale_leaves_other_inputs_to_the_caller():
+    assert kernels.group_scale(np.zeros((3, 4)), 0.1, 0.1, "shrink") is None  # float64
+    assert kernels.group_norm_sum(np.zeros(4, np.float32)) is None  # not a stack
+    with kernels.use_fused(False):
+        assert kernels.group_scale(np.zeros((3, 4), np.float32), 0.1, 0.1, "shrink") is None
+
+
+@given(shape=dks.shapes(), seed=st.integers(0, 2**16), rho=st.floats(1e-3, 1e3))
+def test_scaled_difference_equals_numpy_bit_for_bit(shape, seed, rho):
+    rng = np.random.default_rng(seed)
+    z, u = (rng.normal(size=shape).astype(np.float32) for _ in range(2))
+    fused, plain, _, _ = _both(kernels.scaled_difference, z, u, rho)
+    np.testing.assert_array_equal(fused, plain)
+
+
+@given(shape=dks.shapes(), seed=st.integers(0, 2**16), scratch=st.booleans())
+def test_admm_residuals_equal_numpy(shape, seed, scratch):
+    rng = np.random.default_rng(seed)
+    u, z, ax, old = (rng.normal(size=shape).astype(np.float32) for _ in range(4))
+    fused, plain, fused_args, plain_args = _both(
+        lambda *a: kernels.admm_residuals(*a, scratch=scratch, full=True), u, z, ax, old)
+    np.testing.assert_array_equal(fused_args[0], plain_args[0])  # u - z, the same bits
+    np.testing.assert_allclose(fused, plain, rtol=1e-5)
+    expected = [np.sum(np.float64(a) ** 2) for a in (ax, z, ax - z, old - z, u - z)]
+    np.testing.assert_allclose(fused, expected, rtol=1e-5)
+    # the fused pass only reads ax and old
+    np.testing.assert_array_equal(fused_args[2], ax)
+    np.testing.assert_array_equal(fused_args[3], old)
+    if not scratch:
+        np.testing.assert_array_equal(plain_args[3], old)
+    with kernels.use_fused(False):
+        partial = kernels.admm_residuals(u.copy(), z, ax.copy(), old.copy())
+    assert np.isnan(partial[0]) and np.isnan(partial[4]) and np.isfinite(partial[2])

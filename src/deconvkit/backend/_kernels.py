@@ -12,6 +12,14 @@ passes with temporaries:
 :func:`schatten3_map`          a spectral map of stacked symmetric 3x3 matrices (soft threshold
                                or clip of the eigenvalues), in closed form per voxel
 :func:`schatten3_norm`         their summed Schatten-1 norm, :math:`\sum_n \sum_i |\lambda_i(M_n)|`
+:func:`group_scale`            each voxel's vector of a stack rescaled by its norm: the group soft
+                               threshold :math:`z_n (1 - a / \max(|z_n|, f))` or the
+                               projection :math:`z_n / \max(|z_n|, f)`
+:func:`group_norm_sum`         :math:`\sum_n |z_n|` of a stack (the isotropic TV's value)
+:func:`scaled_difference`      :math:`\rho (z - u)`, the ADMM x-step's right-hand side part
+:func:`admm_residuals`         :math:`u \leftarrow u - z` with the squared norms of the primal
+                               residual :math:`Ax - z`, of the change of :math:`z`, and of
+                               :math:`Ax, z, u`, in one pass
 =============================  ==============================================================
 
 Implementations: numba (``parallel=True``, cached on disk; calls from several
@@ -39,12 +47,16 @@ from ._namespace import _cupy, backend_of, namespace
 
 __all__ = [
     "TINY",
+    "admm_residuals",
     "extrapolate",
     "fused_available",
+    "group_norm_sum",
+    "group_scale",
     "kl_divergence",
     "multiply_conjugate",
     "rl_ratio",
     "rl_update",
+    "scaled_difference",
     "schatten3_map",
     "schatten3_norm",
     "use_fused",
@@ -311,3 +323,78 @@ def schatten3_norm(z: Any) -> float | None:
     if not _schatten3_applies(z):
         return None
     return float(_numba_call("schatten3_norm", np.ascontiguousarray(z).reshape(6, -1)))
+
+
+def _stack_applies(z: Any) -> bool:
+    """A float32 stack (components on the leading axis) on the host, numba there, fusing allowed."""
+    return (backend_of(z) == "numpy" and _FUSED.get() and _numba() is not None
+            and z.dtype == np.float32 and z.ndim >= 2)
+
+
+def group_scale(z: Any, numerator: float, floor: float, mode: str) -> Any | None:
+    r"""Each voxel's vector of the stack ``z`` (``(k, *shape)``) rescaled by its norm, fused.
+
+    ``mode="shrink"``: :math:`z_n (1 - a / \max(|z_n|, f))` (the group soft
+    threshold with :math:`a = f = \tau`; the Huber prox with :math:`f = \delta + \tau`);
+    ``mode="project"``: :math:`z_n / \max(|z_n|, f)` (the projection onto the
+    dual ball with :math:`f = 1`; the Huber gradient with :math:`f = \delta`).
+    A new array; None where no fused kernel applies (the caller's NumPy version runs).
+    """
+    if not _stack_applies(z):
+        return None
+    flat = np.ascontiguousarray(z).reshape(z.shape[0], -1)
+    out = np.empty_like(flat)
+    _numba_call("group_scale", flat, out, float(numerator), float(floor),
+                0 if mode == "shrink" else 1)
+    return out.reshape(z.shape)
+
+
+def group_norm_sum(z: Any) -> float | None:
+    r""":math:`\sum_n |z_n|` of a float32 stack, fused; None where no fused kernel applies."""
+    if not _stack_applies(z):
+        return None
+    return float(_numba_call("group_norm_sum", np.ascontiguousarray(z).reshape(z.shape[0], -1)))
+
+
+def _flat_applies(*arrays: Any) -> bool:
+    """Same-shaped C-contiguous float32 host arrays, numba there, fusing allowed."""
+    first = arrays[0]
+    return (backend_of(first) == "numpy" and _FUSED.get() and _numba() is not None
+            and all(isinstance(a, np.ndarray) and a.dtype == np.float32 and a.shape == first.shape
+                    and a.flags.c_contiguous for a in arrays))  # fmt: skip
+
+
+def scaled_difference(z: Any, u: Any, rho: float) -> Any:
+    r""":math:`\rho\,(z - u)` as a new array (``z - u`` then the product, in ``z``'s precision)."""
+    if _flat_applies(z, u):
+        out = np.empty_like(z)
+        _numba_call("scaled_difference", z.reshape(-1), u.reshape(-1), float(rho), out.reshape(-1))
+        return out
+    out = z - u
+    out *= out.dtype.type(rho)
+    return out
+
+
+def admm_residuals(u: Any, z: Any, ax: Any, old: Any, *, scratch: bool = False,
+                   full: bool = False) -> tuple[float, ...]:
+    r"""ADMM's bookkeeping after a prox: :math:`u \leftarrow u - z` and five squared norms.
+
+    Returns :math:`(\|Ax\|^2, \|z\|^2, \|Ax - z\|^2, \|z_{old} - z\|^2, \|u\|^2)`
+    with ``u`` already updated (the first, second and last are NaN on the
+    NumPy path unless ``full``: only residual balancing needs them). ``ax``
+    and ``old`` are read, and on the NumPy path overwritten when
+    ``scratch`` (they are temporaries there). Fused: one pass, sums in float64.
+    """
+    if _flat_applies(u, z, ax, old):
+        return tuple(float(v) for v in _numba_call(
+            "admm_residuals", u.reshape(-1), z.reshape(-1), ax.reshape(-1), old.reshape(-1)))
+    xp = namespace(u)
+
+    def square(a: Any) -> float:
+        return float(xp.vdot(a.ravel(), a.ravel()).real)
+
+    u -= z
+    sizes = (square(ax), square(z)) if full else (math.nan, math.nan)
+    residual = xp.subtract(ax, z, out=ax) if scratch else ax - z
+    change = xp.subtract(old, z, out=old) if scratch else old - z
+    return (*sizes, square(residual), square(change), square(u) if full else math.nan)

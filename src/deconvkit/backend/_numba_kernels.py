@@ -251,3 +251,73 @@ def schatten3_norm(z):  # pragma: no cover - compiled
         l0, l1, l2 = _eigenvalues3(z, n)
         total += abs(l0) + abs(l1) + abs(l2)
     return total
+
+
+@njit(**_OPTIONS)
+def group_scale(z, out, numerator, floor, mode):  # pragma: no cover - compiled
+    """Each column of the stack ``z`` (k, N) rescaled by its Euclidean norm, in float32.
+
+    mode 0 (the group soft threshold and the Huber prox):
+    ``out = z * (1 - numerator / max(|z|, floor))``; mode 1 (the projection onto
+    the dual ball, the Huber gradient): ``out = z / max(|z|, floor)``. The
+    operations and their order are those of the NumPy versions in
+    ``deconvkit.costs._norms``, in float32, so the results are the same bits.
+    """
+    k = z.shape[0]
+    num = np.float32(numerator)
+    low = np.float32(floor)
+    one = np.float32(1.0)
+    for n in prange(z.shape[1]):
+        s = z[0, n] * z[0, n]
+        for c in range(1, k):
+            s = s + z[c, n] * z[c, n]
+        norm = np.sqrt(s)
+        if norm < low:
+            norm = low
+        if mode == 0:
+            factor = one - num / norm
+            for c in range(k):
+                out[c, n] = z[c, n] * factor
+        else:
+            for c in range(k):
+                out[c, n] = z[c, n] / norm
+
+
+@njit(**_OPTIONS)
+def group_norm_sum(z):  # pragma: no cover - compiled
+    """Σ_n |z_n| of the stack ``z`` (k, N), the norms in float32 as NumPy's, summed in float64."""
+    k = z.shape[0]
+    total = 0.0
+    for n in prange(z.shape[1]):
+        s = z[0, n] * z[0, n]
+        for c in range(1, k):
+            s = s + z[c, n] * z[c, n]
+        total += np.float64(np.sqrt(s))
+    return total
+
+
+@njit(**_OPTIONS)
+def scaled_difference(z, u, rho, out):  # pragma: no cover - compiled
+    """``out = (z - u) * rho`` over flat arrays, in their precision (float32 as NumPy's)."""
+    r = z.dtype.type(rho)
+    for n in prange(out.shape[0]):
+        out[n] = (z[n] - u[n]) * r
+
+
+@njit(**_OPTIONS)
+def admm_residuals(u, z, ax, old):  # pragma: no cover - compiled
+    """``u -= z`` over flat arrays; returns the float64 sums of ax², z², (ax - z)², (old - z)², u²."""
+    s_ax, s_z, s_r, s_d, s_u = 0.0, 0.0, 0.0, 0.0, 0.0
+    for n in prange(u.shape[0]):
+        zn = z[n]
+        un = u[n] - zn
+        u[n] = un
+        a = ax[n]
+        r = a - zn
+        d = old[n] - zn
+        s_ax += np.float64(a) * np.float64(a)
+        s_z += np.float64(zn) * np.float64(zn)
+        s_r += np.float64(r) * np.float64(r)
+        s_d += np.float64(d) * np.float64(d)
+        s_u += np.float64(un) * np.float64(un)
+    return s_ax, s_z, s_r, s_d, s_u

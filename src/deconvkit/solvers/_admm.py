@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from pylops import LinearOperator
-from ..backend import namespace, to_backend
+from ..backend import kernels, namespace, to_backend
 
 from ..costs import Composition
 from ..operators import Circulant, Identity
@@ -401,8 +401,7 @@ class ADMM(Solver):
     def _iterate(self, x):
         rhs = None
         for term, rho, z, u in zip(self.terms, self._rho, self._z, self._u):
-            v = z - u
-            v *= v.dtype.type(rho)
+            v = kernels.scaled_difference(z, u, rho)  # rho (z - u), one pass
             part = term.adjoint(v) if term.op is not None else v
             rhs = part if rhs is None else rhs.__iadd__(part)
         x_new = self.x_step.solve(rhs, self._x)
@@ -426,23 +425,16 @@ class ADMM(Solver):
             z = term.cost.prox(u, 1.0 / rho)
             if namespace(z).may_share_memory(z, u):  # a user's prox may work in place
                 z = z.copy()
-            u -= z  # the new u_i
-            if check:
-                size = max(_dot(ax, ax), _dot(z, z))
-            ax -= z  # the primal residual A_i x - z_i
-            rn = _dot(ax, ax)
+            # u_i -= z_i (the new u_i), with |A_i x - z_i|² (the primal residual) and
+            # |z_i - z_i_old|² (the dual one) in one pass; the previous estimate may still
+            # be held by the caller, so z_i_old is overwritten only where it is not it
+            ax_size, z_size, rn, change, u_size = kernels.admm_residuals(
+                u, z, ax, self._z[i], scratch=i != self._estimate_index, full=check)
             del ax
-            old = self._z[i]
-            if i == self._estimate_index:
-                old = old - z  # the previous estimate may still be held by the caller
-            else:
-                old -= z  # -(z_i - z_i_old), for the dual residual
-            change = _dot(old, old)
-            del old
             sn = rho**2 * self._norms[i] ** 2 * change
             if check:  # relative residuals: r_i / s_i, scale-free
+                size = max(ax_size, z_size)
                 r_rel = math.sqrt(rn / size) if size > 0 else 0.0
-                u_size = _dot(u, u)
                 s_rel = math.sqrt(change / u_size) if u_size > 0 else math.inf
                 ratios.append(r_rel / s_rel if s_rel > 0 else math.inf)
             primal += rn
