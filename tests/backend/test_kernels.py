@@ -220,3 +220,21 @@ def test_admm_residuals_equal_numpy(shape, seed, scratch):
     with kernels.use_fused(False):
         partial = kernels.admm_residuals(u.copy(), z, ax.copy(), old.copy())
     assert np.isnan(partial[0]) and np.isnan(partial[4]) and np.isfinite(partial[2])
+
+
+@given(shape=dks.shapes(min_dims=3, max_dims=3), seed=st.integers(0, 2**16),
+       boundary=st.sampled_from(["periodic", "neumann"]),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_fused_gradient_and_its_adjoint_equal_the_numpy_loops_bit_for_bit(shape, seed, boundary,
+                                                                          dtype):
+    from deconvkit.operators import Gradient
+
+    rng = np.random.default_rng(seed)
+    spacing = tuple(rng.uniform(0.1, 2.0, 3))
+    grad = Gradient(shape, spacing, boundary=boundary, dtype=dtype)
+    x = rng.normal(size=shape).astype(dtype)
+    y = rng.normal(size=(3, *shape)).astype(dtype)
+    fused, plain, _, _ = _both(grad.matvec, x.ravel())
+    np.testing.assert_array_equal(fused, plain)
+    fused, plain, _, _ = _both(grad.rmatvec, y.ravel())
+    np.testing.assert_array_equal(fused, plain)

@@ -16,6 +16,8 @@ passes with temporaries:
                                threshold :math:`z_n (1 - a / \max(|z_n|, f))` or the
                                projection :math:`z_n / \max(|z_n|, f)`
 :func:`group_norm_sum`         :math:`\sum_n |z_n|` of a stack (the isotropic TV's value)
+:func:`gradient3`              the forward differences of a 3D volume along its three axes, and
+                               :func:`gradient3_adjoint` their adjoint, one pass each
 :func:`scaled_difference`      :math:`\rho (z - u)`, the ADMM x-step's right-hand side part
 :func:`admm_residuals`         :math:`u \leftarrow u - z` with the squared norms of the primal
                                residual :math:`Ax - z`, of the change of :math:`z`, and of
@@ -50,6 +52,8 @@ __all__ = [
     "admm_residuals",
     "extrapolate",
     "fused_available",
+    "gradient3",
+    "gradient3_adjoint",
     "group_norm_sum",
     "group_scale",
     "kl_divergence",
@@ -398,3 +402,31 @@ def admm_residuals(u: Any, z: Any, ax: Any, old: Any, *, scratch: bool = False,
     residual = xp.subtract(ax, z, out=ax) if scratch else ax - z
     change = xp.subtract(old, z, out=old) if scratch else old - z
     return (*sizes, square(residual), square(change), square(u) if full else math.nan)
+
+
+def _gradient_applies(x: Any) -> bool:
+    return (backend_of(x) == "numpy" and _FUSED.get() and _numba() is not None
+            and isinstance(x, np.ndarray) and x.dtype in (np.float32, np.float64)
+            and x.flags.c_contiguous)  # fmt: skip
+
+
+def gradient3(x: Any, steps: tuple[float, float, float], periodic: bool) -> Any | None:
+    """The three forward differences of a 3D volume, stacked ``(3, *x.shape)``, fused.
+
+    None where no fused kernel applies (not a C-contiguous float host array,
+    numba missing): the caller's NumPy loop runs.
+    """
+    if x.ndim != 3 or not _gradient_applies(x):
+        return None
+    out = np.empty((3, *x.shape), dtype=x.dtype)
+    _numba_call("gradient3", x, out, *(1.0 / h for h in steps), bool(periodic))
+    return out
+
+
+def gradient3_adjoint(y: Any, steps: tuple[float, float, float], periodic: bool) -> Any | None:
+    r""":math:`\sum_a D_a^T y_a` of a stack ``(3, nz, ny, nx)``, fused; None where none applies."""
+    if y.ndim != 4 or y.shape[0] != 3 or not _gradient_applies(y):
+        return None
+    out = np.empty(y.shape[1:], dtype=y.dtype)
+    _numba_call("gradient3_adjoint", y, out, *(1.0 / h for h in steps), bool(periodic))
+    return out

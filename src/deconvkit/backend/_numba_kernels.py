@@ -321,3 +321,74 @@ def admm_residuals(u, z, ax, old):  # pragma: no cover - compiled
         s_d += np.float64(d) * np.float64(d)
         s_u += np.float64(un) * np.float64(un)
     return s_ax, s_z, s_r, s_d, s_u
+
+
+@njit(**_OPTIONS)
+def gradient3(x, out, inv0, inv1, inv2, periodic):  # pragma: no cover - compiled
+    """The forward differences of a 3D ``x`` along its three axes into ``out`` (3, *x.shape).
+
+    ``(x[n + e_a] - x[n]) * inv_a`` in ``x``'s precision, as
+    ``deconvkit.operators._differences.difference``; the last entry wraps
+    (``periodic``) or is 0 (Neumann).
+    """
+    nz, ny, nx = x.shape
+    f0 = x.dtype.type(inv0)
+    f1 = x.dtype.type(inv1)
+    f2 = x.dtype.type(inv2)
+    zero = x.dtype.type(0)
+    for i in prange(nz):
+        ip = i + 1
+        if ip == nz:
+            ip = 0 if periodic else -1
+        for j in range(ny):
+            jp = j + 1
+            if jp == ny:
+                jp = 0 if periodic else -1
+            for k in range(nx):
+                v = x[i, j, k]
+                out[0, i, j, k] = (x[ip, j, k] - v) * f0 if ip >= 0 else zero
+                out[1, i, j, k] = (x[i, jp, k] - v) * f1 if jp >= 0 else zero
+                if k + 1 < nx:
+                    out[2, i, j, k] = (x[i, j, k + 1] - v) * f2
+                elif periodic:
+                    out[2, i, j, k] = (x[i, j, 0] - v) * f2
+                else:
+                    out[2, i, j, k] = zero
+
+
+@njit(cache=True, nogil=True)
+def _difference_adjoint_at(line_prev, line_here, m, n, periodic):  # pragma: no cover - compiled
+    """One entry of ``D^T y`` along an axis of ``n`` voxels at index ``m``, before the step."""
+    if periodic:
+        return line_prev - line_here
+    if n == 1:
+        return line_here - line_here
+    if m == 0:
+        return -line_here
+    if m == n - 1:
+        return line_prev
+    return line_prev - line_here
+
+
+@njit(**_OPTIONS)
+def gradient3_adjoint(y, out, inv0, inv1, inv2, periodic):  # pragma: no cover - compiled
+    """``out = Σ_a D_aᵀ y[a]`` for a 3D stack ``y`` (3, nz, ny, nx), summed in axis order.
+
+    Each term ``(y[n - e_a] - y[n]) * inv_a`` (Neumann: ``-y[0]`` first, ``y[n-2]``
+    last), as ``deconvkit.operators._differences.difference_adjoint`` and
+    ``Gradient._adjoint_apply``, in ``y``'s precision.
+    """
+    nz, ny, nx = out.shape
+    f0 = y.dtype.type(inv0)
+    f1 = y.dtype.type(inv1)
+    f2 = y.dtype.type(inv2)
+    for i in prange(nz):
+        im = i - 1 if i > 0 else nz - 1
+        for j in range(ny):
+            jm = j - 1 if j > 0 else ny - 1
+            for k in range(nx):
+                km = k - 1 if k > 0 else nx - 1
+                a = _difference_adjoint_at(y[0, im, j, k], y[0, i, j, k], i, nz, periodic) * f0
+                b = _difference_adjoint_at(y[1, i, jm, k], y[1, i, j, k], j, ny, periodic) * f1
+                c = _difference_adjoint_at(y[2, i, j, km], y[2, i, j, k], k, nx, periodic) * f2
+                out[i, j, k] = (a + b) + c

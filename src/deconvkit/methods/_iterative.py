@@ -253,7 +253,7 @@ def _admm_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     parameters=(Parameter("lam", float, 0.01,
                           "Hessian–Schatten weight λ (the Hessian normalized by its norm)",
                           range=(0.0, None)), DATA),
-    arrays=39, scratch_mib=24.0,  # the eigen-decompositions' chunks (costs._schatten.CHUNK)
+    arrays=35, scratch_mib=24.0,  # the eigen-decompositions' chunks (costs._schatten.CHUNK)
     max_iter=50, start_from_data=True,
 )
 def _admm_hessian(problem: Problem, lam: float, data: str, clip_negative: bool):

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from pylops import LinearOperator
-from ..backend import kernels, namespace, to_backend
+from ..backend import irfftn, kernels, namespace, rfftn, to_backend
 
 from ..costs import Composition
 from ..operators import Circulant, Identity
@@ -96,6 +96,13 @@ class CirculantSolve(XStep):
 
     def __repr__(self):
         return "CirculantSolve()"
+
+
+def _plain_circulant(op: Any, shape: tuple[int, ...]) -> bool:
+    """A 1x1 circulant operator from and to arrays of ``shape`` (no stacked components)."""
+    return (op is not None and getattr(op, "is_circulant", False) and not op.stacked_in
+            and not op.stacked_out and tuple(op.dims) == tuple(shape) == tuple(op.dimsd)
+            and tuple(op.circulant_shape) == tuple(shape))  # fmt: skip
 
 
 def _resident(normal: LinearOperator, home: str) -> LinearOperator:
@@ -398,14 +405,61 @@ class ADMM(Solver):
             worst = max(worst, _relative_distance(self.terms[i], self.terms[i].forward(x)))
         return worst
 
-    def _iterate(self, x):
-        rhs = None
-        for term, rho, z, u in zip(self.terms, self._rho, self._z, self._u):
+    def _spectral_terms(self) -> list[int]:
+        """Terms whose operator is a plain 1x1 circulant on x's grid, when the x-step is one too.
+
+        For these the x-update and ``A_i x`` share one spectrum (see :meth:`_spectral_step`).
+        """
+        inverse = getattr(self.x_step, "inverse", None)
+        if not isinstance(self.x_step, CirculantSolve) or not _plain_circulant(inverse, self.shape):
+            return []
+        return [i for i, t in enumerate(self.terms) if _plain_circulant(t.op, self.shape)]
+
+    def _spectral_step(self, spectral: list[int]) -> tuple[Any, dict[int, Any]]:
+        r"""The x-update and :math:`A_i x` of the spectral terms, from one spectrum.
+
+        .. math:: \hat x = \Big(\sum_{i \in C} \bar h_i\, \mathcal F[\rho_i (z_i - u_i)]
+                  + \mathcal F\big[\textstyle\sum_{i \notin C} \rho_i A_i^H (z_i - u_i)\big]\Big)
+                  \Big/ \sum_i \rho_i |A_i|^2, \qquad A_i x = \mathcal F^{-1}[h_i \hat x]
+
+        Two real FFT pairs where the x-step's inverse, each circulant term's
+        adjoint and its forward product would take three or more.
+        """
+        axes = tuple(range(-len(self.shape), 0))
+        spectrum = spatial = None
+        for i, (term, rho, z, u) in enumerate(zip(self.terms, self._rho, self._z, self._u)):
             v = kernels.scaled_difference(z, u, rho)  # rho (z - u), one pass
-            part = term.adjoint(v) if term.op is not None else v
-            rhs = part if rhs is None else rhs.__iadd__(part)
-        x_new = self.x_step.solve(rhs, self._x)
-        del rhs
+            if i in spectral:
+                part = rfftn(v, axes)
+                del v
+                kernels.multiply_conjugate(part, term.op.circulant_blocks(part.dtype, like=part)[0, 0])
+                spectrum = part if spectrum is None else spectrum.__iadd__(part)
+            else:
+                part = term.adjoint(v) if term.op is not None else v
+                spatial = part if spatial is None else spatial.__iadd__(part)
+        if spatial is not None:
+            spectrum = spectrum.__iadd__(rfftn(spatial, axes))
+            del spatial
+        spectrum *= self.x_step.inverse.circulant_blocks(spectrum.dtype, like=spectrum)[0, 0]
+        forwards = {}
+        for i in spectral:
+            product = spectrum * self.terms[i].op.circulant_blocks(spectrum.dtype, like=spectrum)[0, 0]
+            forwards[i] = irfftn(product, self.shape, axes)
+        return irfftn(spectrum, self.shape, axes), forwards
+
+    def _iterate(self, x):
+        spectral = self._spectral_terms()
+        if spectral:
+            x_new, forwards = self._spectral_step(spectral)
+        else:
+            forwards = {}
+            rhs = None
+            for term, rho, z, u in zip(self.terms, self._rho, self._z, self._u):
+                v = kernels.scaled_difference(z, u, rho)  # rho (z - u), one pass
+                part = term.adjoint(v) if term.op is not None else v
+                rhs = part if rhs is None else rhs.__iadd__(part)
+            x_new = self.x_step.solve(rhs, self._x)
+            del rhs
         recording = self._recording
         check = (self.balance and (self._k + 1) % self.balance_every == 0
                  and self._k + 1 <= self.balance_until)
@@ -414,7 +468,7 @@ class ADMM(Solver):
         ratios: list[float] = []
         for i, (term, rho) in enumerate(zip(self.terms, self._rho)):
             # in place where the old value is not needed again: one A_i x temporary per term
-            ax = term.forward(x_new)
+            ax = forwards.pop(i) if i in forwards else term.forward(x_new)
             if recording:  # the true objective and infeasibility at x, where A_i x is at hand
                 if term.cost.indicator:
                     infeasibility = max(infeasibility, _relative_distance(term, ax))
