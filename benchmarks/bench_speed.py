@@ -186,7 +186,7 @@ def per_iteration_table(field, psf_shape, threads) -> None:
     print(f"{'method':16s} {'s/iter':>8s} {'x floor':>8s} {'x buffered floor':>17s} "
           f"{'peak MiB':>9s}")
     for method, iterations in (("rl", 10), ("rl-accelerated", 10), ("rl-wb", 3),
-                               ("admm-tv", 3), ("admm-hessian", 3)):
+                               ("admm-tv", 10), ("admm-hessian", 10)):
         seconds, peak, _ = per_iteration(y, psf, b, method, iterations, threads)
         print(f"{method:16s} {seconds:8.3f} {seconds / floor:8.2f} {seconds / (2 * buffered):17.2f} "
               f"{peak:9.0f}")

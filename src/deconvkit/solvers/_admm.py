@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 from pylops import LinearOperator
-from ..backend import irfftn, kernels, namespace, rfftn, to_backend
+from ..backend import irfftn, kernels, namespace, real_dtype, rfftn, to_backend
 
 from ..costs import Composition
 from ..operators import Circulant, Identity
@@ -60,7 +60,12 @@ class XStep:
 class CirculantSolve(XStep):
     r"""Exact x-step when every :math:`A_i` is circulant: one FFT division.
 
-    Builds ``sum(rho_i * A_i.H @ A_i).inv()`` once (again when ρ changes).
+    The x-update divides by :math:`\sum_i \rho_i |a_i|^2` per frequency,
+    :math:`|a_i|^2` the transfer function of :math:`A_i^H A_i` (real and
+    non-negative). Those are computed once and kept (one real half spectrum
+    per operator); a change of the penalties only forms the weighted sum and
+    its reciprocal again. Where float32 cannot tell the sum from zero, the
+    inverse is formed from the operators in double precision instead.
     """
 
     def __init__(self) -> None:
@@ -70,17 +75,42 @@ class CirculantSolve(XStep):
         super().prepare(ops, rhos, shape, dtype)
         homes = [getattr(op, "home", "numpy") for op in ops if op is not None]
         home = next((h for h in homes if h != "numpy"), "numpy")
-        total = None
-        for i, (op, rho) in enumerate(zip(ops, rhos)):
+        for i, op in enumerate(ops):
             if op is not None and not getattr(op, "is_circulant", False):
                 raise ValueError(
                     f"CirculantSolve needs circulant operators; {op!r} is not: use "
                     "ConjugateGradientSolve()"
                 )
-            if i not in self._normals:
-                self._normals[i] = Identity(shape, dtype=dtype) if op is None else op.H @ op
-                self._normals[i] = _resident(self._normals[i], home)
-            part = rho * self._normals[i]
+            if op is not None and i not in self._normals:
+                normal = _resident(op.H @ op, home).circulant_blocks(keep=False)[0, 0]
+                self._normals[i] = normal.real.astype(real_dtype(normal.dtype), copy=True)
+        total, shift = None, 0.0
+        for i, (op, rho) in enumerate(zip(ops, rhos)):
+            if op is None:
+                shift += float(rho)
+                continue
+            part = self._normals[i] * self._normals[i].dtype.type(rho)
+            total = part if total is None else total.__iadd__(part)
+        if total is None:  # identities only
+            self.inverse = (1.0 / shift) * Identity(shape, dtype=dtype)
+            return
+        if shift:
+            total += total.dtype.type(shift)
+        xp = namespace(total)
+        largest = float(xp.max(total))
+        if largest > 0 and float(xp.min(total)) > largest * np.finfo(total.dtype).eps:
+            self.inverse = Circulant(xp.divide(total.dtype.type(1), total, out=total), shape,
+                                     name="(Σ ρ_i A_iᴴA_i).inv()")  # fmt: skip
+            return
+        del total
+        self._invert_from_operators(ops, rhos, shape, dtype, home)
+
+    def _invert_from_operators(self, ops, rhos, shape, dtype, home):
+        """``sum(rho_i * A_i.H @ A_i).inv()`` from the operators (double precision when needed)."""
+        total = None
+        for op, rho in zip(ops, rhos):
+            normal = Identity(shape, dtype=dtype) if op is None else _resident(op.H @ op, home)
+            part = rho * normal
             total = part if total is None else total + part
         try:
             self.inverse = total.inv()
