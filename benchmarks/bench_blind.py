@@ -81,6 +81,38 @@ def projected_truth(case: dict, modes: tuple[int, ...]) -> dict[int, float]:
     return dict(zip(modes, solution[2:]))
 
 
+def observe_and_score(true_psf: np.ndarray, wrong_psf: np.ndarray, field: tuple[int, ...],
+                      spacing: tuple[float, ...], args: argparse.Namespace):
+    """The stack imaged through ``true_psf``, its truth, and RL's NRMSE with the wrong and true PSFs."""
+    shape = true_psf.shape
+    obj = simulate.phantom(extended_shape(field, shape), spacing, seed=0, kind=args.object)
+    observation = simulate.observe(obj, true_psf, field_shape=field, photons=args.photons,
+                                   background=10.0, seed=1)  # fmt: skip
+    y, truth = observation.data, observation.ground_truth
+    domain = Domain(field, shape)
+    counts = np.clip(y, 0, None)
+
+    def nrmse_with(h: np.ndarray) -> float:
+        x = run_rl(domain, counts, 10.0, h, None, args.max_iter, "rl")[domain.window]
+        return metrics.nrmse(x, truth)
+
+    return y, truth, nrmse_with(wrong_psf), nrmse_with(true_psf)
+
+
+def print_gap(labels: tuple[str, str], wrong: float, right: float, truth: np.ndarray,
+              semi, semi_time: float, fish, fish_time: float) -> None:
+    """The object NRMSE of each PSF and the share of the (a)-(b) gap the estimates close."""
+    gap = wrong - right
+    rows = [(labels[0], wrong, ""), (labels[1], right, ""),
+            ("semi-blind", metrics.nrmse(semi.x, truth), f"{semi_time:.0f} s, "
+             f"{len(semi.history['round'])} rounds"),
+            ("blind RL", metrics.nrmse(fish.x, truth), f"{fish_time:.0f} s, "
+             f"{len(fish.history['round'])} rounds")]  # fmt: skip
+    for label, value, note in rows:
+        closed = f"  gap closed {100 * (wrong - value) / gap:5.1f} %  ({note})" if note else ""
+        print(f"NRMSE {label:<16s} {value:.4f}{closed}")
+
+
 def run_case(name: str, args: argparse.Namespace) -> None:
     case = CASES[name]
     field = tuple(int(n) for n in args.shape.split("x"))
@@ -89,18 +121,7 @@ def run_case(name: str, args: argparse.Namespace) -> None:
     true_psf = psf.zernike(psf_shape, SPACING, coefficients=case["coefficients"],
                            **case["optics"], **common)  # fmt: skip
     wrong_psf = psf.zernike(psf_shape, SPACING, **common)
-    obj = simulate.phantom(extended_shape(field, psf_shape), SPACING, seed=0, kind=args.object)
-    observation = simulate.observe(obj, true_psf, field_shape=field, photons=args.photons,
-                                   background=10.0, seed=1)  # fmt: skip
-    y, truth = observation.data, observation.ground_truth
-    domain = Domain(field, psf_shape)
-    counts = np.clip(y, 0, None)
-
-    def nrmse_with(h: np.ndarray) -> float:
-        x = run_rl(domain, counts, 10.0, h, None, args.max_iter, "rl")[domain.window]
-        return metrics.nrmse(x, truth)
-
-    wrong, right = nrmse_with(wrong_psf), nrmse_with(true_psf)
+    y, truth, wrong, right = observe_and_score(true_psf, wrong_psf, field, SPACING, args)
     model = {"na": NA, "wavelength": WAVELENGTH, "ni": NI, "oversample": 2}
     start = time.perf_counter()
     semi = blind_deconvolve(y, psf_model=model, spacing=SPACING, background=10.0, modes=MODES,
@@ -110,7 +131,6 @@ def run_case(name: str, args: argparse.Namespace) -> None:
     fish = blind_deconvolve(y, psf_model=model, spacing=SPACING, background=10.0, estimate="blind",
                             max_iter=args.max_iter, psf_iter=args.psf_iter)  # fmt: skip
     fish_time = time.perf_counter() - start
-    semi_nrmse, fish_nrmse = metrics.nrmse(semi.x, truth), metrics.nrmse(fish.x, truth)
 
     print(f"\n== {name}: {case}  field {field}, PSF {psf_shape}, {args.object}, "
           f"{args.photons:g} photons, RL {args.max_iter} iterations ==")  # fmt: skip
@@ -123,13 +143,8 @@ def run_case(name: str, args: argparse.Namespace) -> None:
     print("  semi-blind         " + "  ".join(f"{semi.coefficients[j]:+.3f}" for j in shown))
     print("  Cramér–Rao std     " + "  ".join(f"{semi.info['coefficient_std'][j]:.3f} "
                                               for j in shown))  # fmt: skip
-    gap = wrong - right
-    rows = [("(a) wrong PSF", wrong, ""), ("(b) true PSF", right, ""),
-            ("semi-blind", semi_nrmse, f"{semi_time:.0f} s, {len(semi.history['round'])} rounds"),
-            ("blind RL", fish_nrmse, f"{fish_time:.0f} s, {len(fish.history['round'])} rounds")]  # fmt: skip
-    for label, value, note in rows:
-        closed = f"  gap closed {100 * (wrong - value) / gap:5.1f} %  ({note})" if note else ""
-        print(f"NRMSE {label:<14s} {value:.4f}{closed}")
+    print_gap(("(a) wrong PSF", "(b) true PSF"), wrong, right, truth, semi, semi_time, fish,
+              fish_time)  # fmt: skip
     print(f"semi-blind: {semi.info['stop_reason']}; {semi.info['psf_evaluations']} PSF evaluations, "
           f"pupil {semi.info['pupil_samples']} samples; objective per round "
           + ", ".join(f"{v:.6g}" for v in semi.history["objective"]))
@@ -148,18 +163,7 @@ def run_measured(args: argparse.Namespace) -> None:
     if args.measured_sheet:
         model["sheet_fwhm"] = args.measured_sheet
     wrong_psf = psf.zernike(shape, spacing, **model)
-    obj = simulate.phantom(extended_shape(field, shape), spacing, seed=0, kind=args.object)
-    observation = simulate.observe(obj, true_psf, field_shape=field, photons=args.photons,
-                                   background=10.0, seed=1)  # fmt: skip
-    y, truth = observation.data, observation.ground_truth
-    domain = Domain(field, shape)
-    counts = np.clip(y, 0, None)
-
-    def nrmse_with(h: np.ndarray) -> float:
-        x = run_rl(domain, counts, 10.0, h, None, args.max_iter, "rl")[domain.window]
-        return metrics.nrmse(x, truth)
-
-    wrong, right = nrmse_with(wrong_psf), nrmse_with(true_psf)
+    y, truth, wrong, right = observe_and_score(true_psf, wrong_psf, field, spacing, args)
     start = time.perf_counter()
     semi = blind_deconvolve(y, psf_model=model, spacing=spacing, background=10.0,
                             psf_shape=shape, max_iter=args.max_iter,
@@ -170,7 +174,6 @@ def run_measured(args: argparse.Namespace) -> None:
                             psf_shape=shape, estimate="blind", max_iter=args.max_iter,
                             psf_iter=args.psf_iter)  # fmt: skip
     fish_time = time.perf_counter() - start
-    semi_nrmse, fish_nrmse = metrics.nrmse(semi.x, truth), metrics.nrmse(fish.x, truth)
     core = (slice(shape[0] // 3, shape[0] - shape[0] // 3), slice(None), slice(None))
 
     print(f"\n== measured PSF {args.measured} ({shape}, {spacing} µm), optics {optics}; "
@@ -184,13 +187,8 @@ def run_measured(args: argparse.Namespace) -> None:
     shown = [j for j, v in semi.coefficients.items() if abs(v) > 0.05]
     print("semi-blind coefficients (rad): " + ", ".join(
         f"Z{j} {semi.coefficients[j]:+.3f}" for j in shown))  # fmt: skip
-    gap = wrong - right
-    rows = [("(a) model PSF", wrong, ""), ("(b) measured PSF", right, ""),
-            ("semi-blind", semi_nrmse, f"{semi_time:.0f} s, {len(semi.history['round'])} rounds"),
-            ("blind RL", fish_nrmse, f"{fish_time:.0f} s, {len(fish.history['round'])} rounds")]  # fmt: skip
-    for label, value, note in rows:
-        closed = f"  gap closed {100 * (wrong - value) / gap:5.1f} %  ({note})" if note else ""
-        print(f"NRMSE {label:<16s} {value:.4f}{closed}")
+    print_gap(("(a) model PSF", "(b) measured PSF"), wrong, right, truth, semi, semi_time, fish,
+              fish_time)  # fmt: skip
     print(f"semi-blind: {semi.info['stop_reason']}; blind RL: {fish.info['stop_reason']}")
 
 
