@@ -16,9 +16,11 @@ import numpy as np
 
 from ._analysis import find_bead, orthogonal_views, otf_support, radial_spectra
 from ._cases import Case, slug
+from ._grid import format_parameters
 from ._study import RunRecord, StudyResult, fitted
 
-__all__ = ["MISSING_MATPLOTLIB", "draw_case_figures", "figures_available"]
+__all__ = ["MISSING_MATPLOTLIB", "auto_weighted", "criterion_text", "draw_case_figures",
+           "figures_available", "weight_caption"]
 
 #: What a study says when it cannot draw.
 MISSING_MATPLOTLIB = ("figures skipped: matplotlib is not installed; install it with "
@@ -59,8 +61,38 @@ def _save(figure: Any, path: Path) -> Path:
     return path
 
 
+def auto_weighted(result: StudyResult, case: str) -> list[RunRecord]:
+    """The runs of ``case`` whose weight was chosen automatically (``lam="auto"``), in order."""
+    return [r for r in result.records if r.case == case and r.auto_weight is not None]
+
+
+def criterion_text(choice: dict[str, Any]) -> str:
+    """``weighted GCV, ω = 2`` (``GCV`` for ω = 1): the criterion a weight was chosen by."""
+    criterion, omega = str(choice.get("criterion", "criterion")), choice.get("omega")
+    if omega is None or criterion != "GCV":
+        return criterion
+    return "GCV" if omega == 1 else f"weighted GCV, ω = {omega:g}"
+
+
+def weight_caption(records: list[RunRecord]) -> str:
+    """One sentence on the runs' automatic weights: the criterion and the chosen values."""
+    chosen = []
+    for record in records:
+        choice = record.auto_weight or {}
+        edge = ", at the end of the search range" if choice.get("at_edge") else ""
+        chosen.append(f"{record.label}: {choice['parameter']} = {choice['value']:.3g} "
+                      f"({criterion_text(choice)}{edge})")
+    return ("The criterion against the weight λ (log axis) that chose it, one line per run "
+            "with an automatic weight; the dot is the chosen value. Chosen: "
+            + "; ".join(chosen) + ".")
+
+
 def draw_case_figures(result: StudyResult, case: Case, folder: Path) -> list[Path]:
-    """Draw the five figures of one case into ``folder``; return their paths."""
+    """Draw the figures of one case into ``folder``; return their paths.
+
+    Five always; a sixth, the weight-choice curves, when a run of the case had its
+    weight chosen automatically.
+    """
     best = result.best(case.name)
     colors = _colors([grid.label for grid in result.study.methods])
     name = slug(case.name)
@@ -70,13 +102,17 @@ def draw_case_figures(result: StudyResult, case: Case, folder: Path) -> list[Pat
     columns += [(r.label, fitted(r.image, case.ground_truth)) for r in shown]
     margin = tuple(max(2, min(n // 4, p // 2)) for n, p in zip(case.image.shape, case.psf.shape))
     bead = find_bead(case.ground_truth, margin)
-    return [
+    paths = [
         _save(_views(columns, case, None), folder / f"{name}-projections.png"),
         _save(_views(columns, case, bead), folder / f"{name}-sections.png"),
         _save(_convergence(result, case, best, colors), folder / f"{name}-convergence.png"),
         _save(_spectra(case, columns, colors), folder / f"{name}-spectrum.png"),
         _save(_profiles(case, columns, colors, bead), folder / f"{name}-profile.png"),
     ]
+    weighted = auto_weighted(result, case.name)
+    if weighted:
+        paths.append(_save(_weight_curves(case, weighted, colors), folder / f"{name}-weights.png"))
+    return paths
 
 
 def _views(columns: list[tuple[str, np.ndarray]], case: Case,
@@ -152,6 +188,42 @@ def _convergence(result: StudyResult, case: Case, best: list[RunRecord],
     by_iteration.legend(fontsize=7, loc="best")
     figure.suptitle(f"{case.name}: {metric} per iteration (thin lines: the other grid points; "
                     "dots: the best iteration)", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def _weight_curves(case: Case, records: list[RunRecord], colors: dict[str, Any]):
+    """Each automatic weight's criterion against λ (log-log), the chosen λ as a dot."""
+    figure = _new_figure(6.4, 3.8)
+    axes = figure.subplots()
+    labels = [r.label for r in records]
+    styles = ("-", "--", "-.", ":")
+    for index, record in enumerate(records):
+        choice = record.auto_weight or {}
+        grid = np.asarray(choice.get("grid", ()), dtype=float)
+        scores = np.asarray(choice.get("scores", ()), dtype=float)
+        shown = np.isfinite(scores) & (scores > 0) & (grid > 0)  # ∞ beyond the criterion's pole
+        others = {k: v for k, v in record.point.items() if k != choice["parameter"]}
+        name = record.label if labels.count(record.label) == 1 else (
+            f"{record.label} ({format_parameters(others)})")
+        color = colors.get(record.label, "C0")
+        axes.plot(grid[shown], scores[shown], color=color, lw=1.4,
+                  ls=styles[index % len(styles)],
+                  label=f"{name}: {choice['parameter']} = {choice['value']:.3g} "
+                        f"({criterion_text(choice)})")
+        if shown.sum() >= 2:  # the dot on the drawn line (linear in log-log between points)
+            at = 10.0 ** np.interp(math.log10(choice["value"]), np.log10(grid[shown]),
+                                   np.log10(scores[shown]))
+            axes.plot(choice["value"], at, "o", color=color, ms=6, mec="black", mew=0.6)
+        axes.axvline(choice["value"], color=color, lw=0.7, ls=":")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("weight λ (lam, or nsr for wif)")
+    axes.set_ylabel("criterion (lower is better)")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize=7, loc="best")
+    figure.suptitle(f"{case.name}: the automatic weights' criterion against λ "
+                    "(dots: the chosen λ)", fontsize=9)
     figure.tight_layout()
     return figure
 

@@ -35,7 +35,14 @@ import numpy as np
 
 from ..io._atomic import deferred_signals, fsync_folder
 from ._cases import FileCase, case_summary
-from ._figures import MISSING_MATPLOTLIB, draw_case_figures, figures_available
+from ._figures import (
+    MISSING_MATPLOTLIB,
+    auto_weighted,
+    criterion_text,
+    draw_case_figures,
+    figures_available,
+    weight_caption,
+)
 from ._study import METRICS, Baseline, StudyResult
 
 __all__ = ["RESULT_COLUMNS", "SIGNATURE", "check_output", "study_inputs", "summary_markdown",
@@ -340,6 +347,12 @@ def summary_markdown(result: StudyResult, notes: list[str] = ()) -> str:
                                  for i in range(len(HEADER))) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in _table_rows(result, case.name)]
         lines.append("")
+        weighted = auto_weighted(result, case.name)
+        if weighted:
+            lines += ["Automatic weights: " + "; ".join(
+                f"{r.label} ({r.point_text}) by {criterion_text(r.auto_weight)}"
+                + (", at the end of the search range" if r.auto_weight.get("at_edge") else "")
+                for r in weighted) + ".", ""]
     lines.append(f"{len(result.records)} runs in {result.seconds:.1f} s with "
                  f"{result.jobs} process{'es' if result.jobs != 1 else ''}.")
     for note in notes:
@@ -418,7 +431,9 @@ def _html(result: StudyResult, drawn: dict[str, list[Path]], notes: list[str]) -
         parts.append("</table>")
         for path in drawn.get(case.name, []):
             kind = path.stem.rsplit("-", 1)[-1]
-            parts.append(f"<p>{e(captions.get(kind, ''))}</p>"
+            caption = (weight_caption(auto_weighted(result, case.name)) if kind == "weights"
+                       else captions.get(kind, ""))
+            parts.append(f"<p>{e(caption)}</p>"
                          f"<img src='{e(path.as_posix())}' alt='{e(kind)}'>")
     parts.append("<h2>How to read this</h2><p>NRMSE is ‖a·x + b − g‖/‖g‖ after the "
                  "least-squares affine fit (scale and offset are not errors); PSNR is "

@@ -123,6 +123,11 @@ class RunRecord:
     image : numpy.ndarray or None
         The estimate at the best iteration (dropped once another grid point
         of the same method is better).
+    auto_weight : dict or None
+        With ``lam="auto"`` (``nsr``): the weight the plan chose, as
+        ``Result.parameters["auto_weight"]`` holds it (``parameter``, ``value``,
+        ``criterion``, ``omega``, ``at_edge``, and the curve it was read from,
+        ``grid`` and ``scores``, lists of floats).
     """
 
     case: str
@@ -144,16 +149,24 @@ class RunRecord:
     stop_reason: str
     history: dict[str, list] = field(repr=False)
     image: np.ndarray | None = field(default=None, repr=False)
+    auto_weight: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def parameter_text(self) -> str:
-        """The parameters as ``lam=0.01, max_iter=50``."""
-        return format_parameters(self.parameters)
+        """The parameters as ``lam=0.01, max_iter=50`` (``lam=auto → 0.00321``: chosen)."""
+        return format_parameters(self._with_choice(self.parameters))
 
     @property
     def point_text(self) -> str:
-        """The grid point as ``lam=0.01`` (``defaults`` for a method without a grid)."""
-        return format_parameters(self.point)
+        """The grid point as ``lam=0.01`` (``defaults`` for a method without a grid), and an
+        automatic weight with its value, grid axis or not (``lam=auto → 0.00321``)."""
+        return format_parameters(self._with_choice(self.point))
+
+    def _with_choice(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        if self.auto_weight is None:
+            return parameters
+        name = self.auto_weight["parameter"]
+        return {**parameters, name: f"auto → {self.auto_weight['value']:.3g}"}
 
     def value(self, metric: str) -> float:
         """The record's value of ``metric``."""
@@ -248,6 +261,7 @@ def execute_run(case: Case, grid: MethodGrid, point: dict[str, Any], metric: str
     if not spec.iterative and metric == "ssim":
         history["ssim"] = [ssim]
     estimate = methods.memory_estimate(case.image.shape, case.psf.shape, spec.name)
+    choice = (result.parameters or {}).get("auto_weight")
     return RunRecord(
         case=case.name, label=grid.label, method=spec.name,
         parameters={**point, **grid.params}, point=dict(point), iterative=spec.iterative,
@@ -257,7 +271,19 @@ def execute_run(case: Case, grid: MethodGrid, point: dict[str, Any], metric: str
         nrmse=history["nrmse"][row], psnr=history["psnr"][row], ssim=float(ssim),
         seconds=seconds, seconds_to_best=history["time"][row] if spec.iterative else seconds,
         peak_memory_mib=peak / MIB, estimated_memory_mib=estimate / MIB,
-        stop_reason=str(result.stop_reason), history=history, image=image)
+        stop_reason=str(result.stop_reason), history=history, image=image,
+        auto_weight=None if choice is None else _small_choice(choice))
+
+
+def _small_choice(choice: dict[str, Any]) -> dict[str, Any]:
+    """A run's automatic weight in plain Python numbers (the curve as lists of floats)."""
+    small = {key: choice[key] for key in ("parameter", "criterion") if key in choice}
+    small["value"] = float(choice["value"])
+    small["omega"] = None if choice.get("omega") is None else float(choice["omega"])
+    small["at_edge"] = bool(choice.get("at_edge", False))
+    small["grid"] = [float(v) for v in choice.get("grid", ())]
+    small["scores"] = [float(v) for v in choice.get("scores", ())]
+    return small
 
 
 def score_observation(case: Case) -> Baseline:

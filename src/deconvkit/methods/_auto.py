@@ -85,12 +85,14 @@ class WeightChoice:
     value : float
         The chosen weight.
     criterion : str
-        ``"GCV"``.
+        ``"GCV"`` (its trace weighted by ``omega``).
     grid, scores : tuple of float
         The λ grid and :math:`\\mathrm{GCV}(\\lambda)` on it (for a plot).
     at_edge : bool
         True when the minimum lies at an end of the search range (then ``value``
         is that end).
+    omega : float
+        The trace weight ω of the criterion (1: plain GCV; :data:`OMEGA` when chosen).
     """
 
     parameter: str
@@ -99,11 +101,13 @@ class WeightChoice:
     grid: tuple[float, ...]
     scores: tuple[float, ...]
     at_edge: bool
+    omega: float = 1.0
 
     def as_record(self) -> dict[str, Any]:
         """A JSON-ready summary (for ``Result.parameters`` and sidecars)."""
         return {"parameter": self.parameter, "value": self.value, "criterion": self.criterion,
-                "at_edge": self.at_edge, "grid": list(self.grid), "scores": list(self.scores)}
+                "omega": self.omega, "at_edge": self.at_edge, "grid": list(self.grid),
+                "scores": list(self.scores)}
 
 
 def _spectra(problem: Problem, regularizer: str) -> tuple[Any, Any, Any, Any]:
@@ -181,7 +185,7 @@ def choose_weight(problem: Problem, method: str) -> WeightChoice:
         value = _golden(lambda t: _gcv(h2, l2, y2, counts, 10.0**t),
                         math.log10(grid[best - 1]), math.log10(grid[best + 1]))
     return WeightChoice(parameter, float(value), "GCV", tuple(float(g) for g in grid),
-                        tuple(float(s) for s in scores), at_edge)
+                        tuple(float(s) for s in scores), at_edge, float(OMEGA))
 
 
 def _golden(f: Any, low: float, high: float, tol: float = 1e-3) -> float:
