@@ -107,8 +107,8 @@ def test_auto_in_a_toml_study_is_a_value_or_a_grid_point(tmp_path):
     assert trif.params == {"lam": "auto"} and trif.points() == [{}]
     assert rif.points() == [{"lam": "auto"}, {"lam": 1e-3}]
     assert wif.params == {"nsr": "auto"}
-    path.write_text(case + "[methods.rltv]\nlam = 'auto'\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"\[methods.rltv\]: rltv: lam must be a number"):
+    path.write_text(case + "[methods.rl-wb]\nalpha = 'auto'\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"\[methods.rl-wb\]: rl-wb: alpha must be a number"):
         load_study(path)
 
 

@@ -1,11 +1,21 @@
-"""lam="auto" for the closed-form filters: weighted GCV, decided once by the plan."""
+"""lam="auto": weighted GCV for the closed-form filters, the discrepancy principle for the
+iterative methods; decided once by the plan."""
+
+import warnings
 
 import numpy as np
 import pytest
 
 import deconvkit as dk
 from deconvkit.methods import plan
-from deconvkit.methods._auto import OMEGA, central_block, gcv_curve
+from deconvkit.methods._auto import (
+    DISCREPANCY_GRID,
+    OMEGA,
+    central_block,
+    choose_weight_by_discrepancy,
+    gcv_curve,
+)
+from deconvkit.methods._stopping import expected_discrepancy
 from deconvkit.methods._problem import build_problem
 from deconvkit.operators import extended_shape
 
@@ -98,8 +108,8 @@ def test_no_minimum_in_the_range_says_so_and_takes_its_end():
 
 def test_auto_is_refused_where_no_criterion_exists():
     psf = dk.psf.gaussian((5, 9, 9), SPACING, na=1.2, wavelength=0.52, ni=1.33)
-    with pytest.raises(ValueError, match=r"admm-tv: lam must be a number, got 'auto'"):
-        plan(np.ones((8, 16, 16), np.float32), psf, "admm-tv", lam="auto")
+    with pytest.raises(ValueError, match=r"rl-wb: alpha must be a number, got 'auto'"):
+        plan(np.ones((8, 16, 16), np.float32), psf, "rl-wb", alpha="auto")
 
 
 def test_a_stack_thinner_than_the_psf_still_gets_a_weight():
@@ -108,3 +118,94 @@ def test_a_stack_thinner_than_the_psf_still_gets_a_weight():
     y[:, 20:40, 20:40] += 100
     chosen = plan(y, psf, "trif", background=10.0, lam="auto")
     assert 1e-7 < chosen.values["lam"] < 10 and chosen.solve(y).x.shape == y.shape
+
+
+# -- the iterative methods: the discrepancy principle ---------------------------------------
+
+
+def test_the_expected_discrepancy_is_the_poisson_mean_of_twice_the_kl():
+    """E[2 KL(y, μ)] by Monte Carlo at a few counts, and 1 + 1/(6μ) + 1/(6μ²) far above."""
+    rng = np.random.default_rng(0)
+    for mu in (0.5, 2.0, 10.0, 80.0):
+        y = rng.poisson(mu, 400_000).astype(np.float64)
+        terms = 2 * (np.where(y > 0, y * np.log(np.maximum(y, 1) / mu), 0.0) - y + mu)
+        sampled = terms.mean()
+        assert abs(expected_discrepancy(np.array([mu])) - sampled) <= 4 * terms.std() / 632
+    assert expected_discrepancy(np.array([5e3])) == pytest.approx(1 + 1 / 3e4 + 1 / 1.5e8)
+    # at 10 photons the true model sits 1.9 % above 1: the reason for the correction
+    assert expected_discrepancy(np.full(10, 10.0)) == pytest.approx(1.0188, abs=2e-4)
+
+
+def test_the_search_finds_the_root_of_a_monotone_misfit_from_above():
+    root = 3.7e-3
+    calls = []
+
+    def misfit(lam):
+        calls.append(lam)
+        return np.log10(lam / root)
+
+    choice = choose_weight_by_discrepancy(misfit, "admm-tv", "poisson")
+    assert choice.value <= root < choice.value * 10 ** (1 / 16) and not choice.at_edge
+    assert calls[:4] == list(DISCREPANCY_GRID[:4])  # scanned from the smoothest end down
+    assert choice.criterion == "Poisson discrepancy" and len(choice.grid) == len(calls)
+
+
+def test_a_misfit_that_turns_up_at_small_weights_is_read_from_above():
+    """Unconverged solvers fit worse again at tiny λ: the root below the top one is not taken."""
+    def misfit(lam):
+        return abs(np.log10(lam) + 3) - 0.5  # negative only on (10^-3.5, 10^-2.5)
+
+    choice = choose_weight_by_discrepancy(misfit, "admm-hessian", "poisson")
+    assert 10**-3 <= choice.value <= 10**-2.5
+
+
+def test_no_weight_fitting_the_noise_says_so_and_takes_the_weakest():
+    with pytest.warns(UserWarning, match=r"no weight in \[1e-05, 1\] fits the data.*weakest"):
+        choice = choose_weight_by_discrepancy(lambda lam: 0.2 + (np.log10(lam) + 2) ** 2,
+                                              "rltv", "poisson")
+    assert choice.value == DISCREPANCY_GRID[-1] and choice.at_edge
+    assert len(choice.grid) == len(DISCREPANCY_GRID)  # the whole range was tried
+    with pytest.warns(UserWarning, match=r"even lam=1 fits"):
+        choice = choose_weight_by_discrepancy(lambda lam: -1.0, "rltv", "gaussian")
+    assert choice.value == 1.0 and choice.criterion == "Morozov discrepancy"
+
+
+@pytest.fixture(scope="module")
+def cytoplasm():
+    psf = dk.psf.gaussian((9, 17, 17), SPACING, na=1.2, wavelength=0.52, ni=1.33)
+    field = (12, 40, 40)
+    obj = dk.simulate.phantom(extended_shape(field, psf.shape), SPACING, kind="cytoplasm",
+                              seed=3)
+    y, truth = dk.simulate.observe(obj, psf, field_shape=field, photons=300, background=10,
+                                   seed=4)
+    return y, truth, psf
+
+
+def test_an_iterative_weight_fits_the_data_to_its_noise_level(cytoplasm):
+    """The chosen λ's estimate sits at the noise level: D/E − 1 changes sign across it."""
+    y, truth, psf = cytoplasm
+    chosen = plan(y, psf, "admm-tv", spacing=SPACING, background=10.0, lam="auto",
+                  max_iter=20)
+    lam, choice = chosen.values["lam"], chosen.weight_choice
+    assert choice.parameter == "lam" and choice.value == lam and not choice.at_edge
+    assert any("Poisson discrepancy principle chose" in note for note in chosen.notes)
+    block = chosen._block(y)
+    assert chosen._misfit(block, None, lam) <= 0 < chosen._misfit(block, None, lam * 10 ** 0.25)
+    result = chosen.solve(ground_truth=truth)
+    assert result.parameters["auto_weight"]["criterion"] == "Poisson discrepancy"
+    assert result.parameters["lam"] == lam
+    # a weight of the right order: better than the default λ's estimate (0.01, too weak here)
+    default = dk.methods.run(y, psf, "admm-tv", spacing=SPACING, background=10.0, max_iter=20,
+                             ground_truth=truth)
+    assert result.history["nrmse"][-1] < default.history["nrmse"][-1]
+
+
+@pytest.mark.parametrize("method", ["rltv", "ictm", "fista", "pd-tv", "admm-hessian"])
+def test_every_regularized_iterative_method_takes_auto(cytoplasm, method):
+    y, _, psf = cytoplasm
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # an end of the range is allowed here
+        chosen = plan(y, psf, method, spacing=SPACING, background=10.0, lam="auto", max_iter=5)
+    assert DISCREPANCY_GRID[-1] <= chosen.values["lam"] <= DISCREPANCY_GRID[0]
+    criterion = "Poisson" if chosen.method.poisson(chosen.values) else "Morozov"
+    assert chosen.weight_choice.criterion == f"{criterion} discrepancy"

@@ -108,8 +108,8 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
                         help="stop when the relative change of x falls below this")
     method.add_argument("--lambda", dest="weight", type=_weight,
                         help="the method's regularization weight: lam, nsr (wif) or epsilon "
-                             "(nif); 'auto' for wif, trif and rif chooses it by generalized "
-                             "cross-validation")
+                             "(nif); 'auto' chooses it: by generalized cross-validation for wif, "
+                             "trif, rif, by the discrepancy principle for the iterative methods")
     method.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="any parameter of the method (repeatable), e.g. --param "
                              "acceleration=biggs-andrews")

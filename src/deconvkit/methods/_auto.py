@@ -1,4 +1,5 @@
-r"""Automatic regularization weights: generalized cross-validation for the closed forms.
+r"""Automatic regularization weights: GCV for the closed forms, the discrepancy principle
+for the iterative methods.
 
 The closed-form filters (:func:`~deconvkit.methods._filters.inverse_filter`)
 are linear in the data, :math:`\hat x_\lambda = A_\lambda (y - b)`, with the
@@ -37,6 +38,15 @@ signal) and a bare periodic edge is a jump no small λ explains; either made λ
 one variance; on Poisson data it still weighs bias against noise at the mean
 count, and its choice is validated against the best λ on a grid in
 ``benchmarks/bench_auto_weight.py`` (table in docs/methods.md).
+
+The iterative methods (:data:`DISCREPANCY_WEIGHTS`) have no closed-form influence
+matrix; their ``lam="auto"`` is the discrepancy principle (Bertero, Boccacci,
+Talenti, Zanella & Zanni 2010 for Poisson data, Morozov for least squares): the
+largest λ whose estimate, after the method's own iterations, fits the data as
+well as the noise allows, :math:`D(x_\lambda) \le E` (see
+:func:`choose_weight_by_discrepancy`). Each trial λ is one solve of the image's
+central block of at most :data:`DISCREPANCY_VOXELS` voxels; the plan searches
+once and every tile uses the value (``benchmarks/bench_auto_iterative.py``).
 """
 
 from __future__ import annotations
@@ -54,11 +64,26 @@ from ._problem import Problem
 from ._terms import data_minus_background
 
 __all__ = ["WeightChoice", "gcv_curve", "choose_weight", "apodize_width", "central_block",
-           "AUTO_WEIGHTS", "MAX_VOXELS", "OMEGA"]
+           "choose_weight_by_discrepancy", "AUTO_WEIGHTS", "DISCREPANCY_WEIGHTS", "MAX_VOXELS",
+           "DISCREPANCY_VOXELS", "DISCREPANCY_GRID", "OMEGA"]
 
 #: Method → (its weight's name, the regularizer ``L``) for the methods that take ``"auto"``.
 AUTO_WEIGHTS = {"wif": ("nsr", "identity"), "trif": ("lam", "identity"),
                 "rif": ("lam", "laplacian")}
+
+#: The iterative methods whose ``lam="auto"`` is chosen by the discrepancy principle.
+DISCREPANCY_WEIGHTS = ("tm", "ictm", "ista", "fista", "rltv", "admm-tv", "admm-hessian",
+                       "pd-tv")
+
+#: The largest block the discrepancy search solves on (each λ is one solve of it).
+DISCREPANCY_VOXELS = 2**20
+
+#: The decades the discrepancy search scans, from the smoothest down (λ relative to
+#: ‖A‖² = 1), then refines by bisection in log λ.
+DISCREPANCY_GRID = (1.0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5)
+
+#: Bisection steps in log λ after the scan (a decade / 2**4: within 16 % of the root).
+DISCREPANCY_STEPS = 4
 
 #: The search range of λ (relative to ‖H‖² = 1) and the grid's density.
 LOW, HIGH, PER_DECADE = 1e-7, 10.0, 10
@@ -91,8 +116,9 @@ class WeightChoice:
     at_edge : bool
         True when the minimum lies at an end of the search range (then ``value``
         is that end).
-    omega : float
-        The trace weight ω of the criterion (1: plain GCV; :data:`OMEGA` when chosen).
+    omega : float or None
+        The trace weight ω of GCV (1: plain GCV; :data:`OMEGA` when chosen); None for
+        the discrepancy principle (then ``scores`` are :math:`|D/E - 1|`).
     """
 
     parameter: str
@@ -101,7 +127,7 @@ class WeightChoice:
     grid: tuple[float, ...]
     scores: tuple[float, ...]
     at_edge: bool
-    omega: float = 1.0
+    omega: float | None = 1.0
 
     def as_record(self) -> dict[str, Any]:
         """A JSON-ready summary (for ``Result.parameters`` and sidecars)."""
@@ -219,3 +245,67 @@ def apodize_width(psf_shape: tuple[int, ...], image_shape: tuple[int, ...]) -> i
     """Voxels blended into the mean at each edge for GCV: half the PSF's smallest size,
     at most a quarter of the image's smallest axis (at least 1)."""
     return max(1, min(min(n // 2 for n in psf_shape), min(image_shape) // 4))
+
+
+def choose_weight_by_discrepancy(misfit: Any, method: str, model: str) -> WeightChoice:
+    r"""The largest λ whose estimate fits the data to the noise level (discrepancy principle).
+
+    ``misfit(lam)`` solves the problem with weight ``lam`` (the method's iterations, on the
+    plan's block) and returns :math:`g(\lambda) = D(x_\lambda)/E - 1`: for Poisson data
+    :math:`D = \tfrac2N\mathrm{KL}(y, Ax_\lambda + b)` and :math:`E` its expectation at
+    the model (:func:`~deconvkit.methods._stopping.expected_discrepancy`, Bertero et al.
+    2010 with the low-count correction); for least squares the mean squared residual over
+    the noise variance, :math:`E = 1` (Morozov). :math:`g` grows with λ (a smoother
+    estimate fits worse). The scan runs :data:`DISCREPANCY_GRID` from the smoothest end
+    down and stops at the first λ with :math:`g \le 0`; bisection in :math:`\log\lambda`
+    between it and the decade above then finds the root. Scanning from above matters: a
+    solver run for a fixed number of iterations has not converged at very small λ
+    (ADMM's penalties follow λ), so :math:`g` turns up again there.
+
+    Warns (and keeps an end) when no λ of the range fits (the weakest is used: the
+    prior is too strong at every weight tried; on sparse beads, which no TV or Hessian
+    prior fits to the noise within 50 iterations, the weakest is also the best on a grid)
+    or when even the smoothest fits (the smoothest is used).
+    """
+    tried: dict[float, float] = {}
+
+    def g(lam: float) -> float:
+        if lam not in tried:
+            value = float(misfit(lam))
+            tried[lam] = value if math.isfinite(value) else math.inf
+        return tried[lam]
+
+    above, below = None, None
+    for lam in DISCREPANCY_GRID:
+        if g(lam) <= 0:
+            below = lam
+            break
+        above = lam
+    at_edge = False
+    if below is None:  # nothing fits: every weight tried is too strong, take the weakest
+        value = DISCREPANCY_GRID[-1]
+        at_edge = True
+        warnings.warn(
+            f"{method}: lam='auto': no weight in [{DISCREPANCY_GRID[-1]:g}, "
+            f"{DISCREPANCY_GRID[0]:g}] fits the data to its noise level within the method's "
+            f"iterations; using the weakest, lam={value:g} (raise max_iter, or give lam "
+            "a number)", stacklevel=3)
+    elif above is None:  # even the smoothest fits
+        value = below
+        at_edge = True
+        warnings.warn(
+            f"{method}: lam='auto': even lam={below:g} fits the data to its noise level; "
+            f"using it (give lam a number to smooth more)", stacklevel=3)
+    else:
+        low, high = math.log10(below), math.log10(above)
+        for _ in range(DISCREPANCY_STEPS):
+            middle = (low + high) / 2
+            if g(10.0**middle) <= 0:
+                low = middle
+            else:
+                high = middle
+        value = 10.0**low  # the largest λ known to fit
+    grid = sorted(tried)
+    criterion = "Poisson discrepancy" if model == "poisson" else "Morozov discrepancy"
+    return WeightChoice("lam", float(value), criterion, tuple(float(v) for v in grid),
+                        tuple(abs(tried[v]) for v in grid), at_edge, None)

@@ -33,11 +33,12 @@ from ..backend import (
 from ..operators import extended_shape
 from ..operators._checks import check_spacing
 from ..solvers import Callback, MaxIter, RelativeChange, Result, StoppingRule
-from ._auto import (AUTO_WEIGHTS, MAX_VOXELS, WeightChoice, apodize_width, central_block,
-                    choose_weight)
+from ._auto import (AUTO_WEIGHTS, DISCREPANCY_VOXELS, DISCREPANCY_WEIGHTS, MAX_VOXELS,
+                    WeightChoice, apodize_width, central_block, choose_weight,
+                    choose_weight_by_discrepancy)
 from ._problem import BOUNDARIES, Constants, Problem, build_problem, check_boundary, statistics
 from ._registry import Method, get
-from ._stopping import Discrepancy
+from ._stopping import Discrepancy, relative_misfit
 from ._terms import data_minus_background
 from ._validate import (
     check_background,
@@ -269,18 +270,35 @@ class Plan:
                 rule = Discrepancy(problem, model) | rule
             if values["rel_tol"]:
                 rule = RelativeChange(values["rel_tol"]) | rule
-        start = None
         if x0 is not None:
-            start = _start_in_domain(problem, to_backend(check_image(x0, "x0"), self.backend))
-        elif self.method.start_from_data:
-            data = namespace(problem.data).maximum(data_minus_background(problem), 0)
-            start = data if data.shape == tuple(problem.shape) else _start_in_domain(problem, data)
-        result = solver.run(x0=start, max_iter=cap, stop=rule, callbacks=callbacks,
-                            progress=progress, ground_truth=truth, record_every=record_every,
-                            keep=keep)
+            x0 = to_backend(check_image(x0, "x0"), self.backend)
+        result = solver.run(x0=self._start(problem, x0), max_iter=cap, stop=rule,
+                            callbacks=callbacks, progress=progress, ground_truth=truth,
+                            record_every=record_every, keep=keep)
         best = None if result.best_x is None else problem.to_image(result.best_x)
         return replace(result, x=problem.to_image(result.x), best_x=best,
                        parameters=self.record)
+
+    def _start(self, problem: Problem, x0: Any = None) -> Any:
+        """The solver's first iterate on the object's domain (None: the solver's own)."""
+        if x0 is not None:
+            return _start_in_domain(problem, x0)
+        if self.method.start_from_data:
+            data = namespace(problem.data).maximum(data_minus_background(problem), 0)
+            return data if data.shape == tuple(problem.shape) else _start_in_domain(problem, data)
+        return None
+
+    def _misfit(self, block: Any, region: tuple[slice, ...] | None, lam: float) -> float:
+        """:math:`D/E - 1` of the method's estimate with weight ``lam`` on ``block``
+        (its full iteration count, no early stop): the discrepancy search's one step."""
+        values = {**self.values, "lam": float(lam)}
+        trial = replace(self, values=values, notes=[], weight_choice=None, _on_backend={})
+        problem = trial.problem(block, region)
+        solver = trial.method.build(problem, clip_negative=values["clip_negative"], **trial.own)
+        result = solver.run(x0=trial._start(problem), max_iter=values["max_iter"],
+                            stop=MaxIter(values["max_iter"]))
+        model = "poisson" if self.method.poisson(values) else "gaussian"
+        return relative_misfit(problem, result.x, model)
 
     def _closed_form(self, problem: Problem, truth: Any) -> Result:
         start = time.perf_counter()
@@ -383,6 +401,8 @@ def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None
                   image_shape=tuple(int(n) for n in image.shape), notes=notes, image=image)
     if spec.name in AUTO_WEIGHTS and values[AUTO_WEIGHTS[spec.name][0]] == "auto":
         _choose_weight(chosen)
+    elif spec.name in DISCREPANCY_WEIGHTS and values["lam"] == "auto":
+        _choose_weight_by_discrepancy(chosen)
     for note in notes:
         logger.info(note)
     return chosen
@@ -415,3 +435,25 @@ def _choose_weight(chosen: Plan) -> None:
         " on the central " + "x".join(str(r.stop - r.start) for r in region) + " block")
     chosen.notes.append(f"{choice.parameter}='auto': generalized cross-validation{where} chose "
                         f"{choice.parameter}={choice.value:.3g}")
+
+
+def _choose_weight_by_discrepancy(chosen: Plan) -> None:
+    """Fix an iterative method's ``lam="auto"`` by the discrepancy principle (see
+    :func:`~deconvkit.methods._auto.choose_weight_by_discrepancy`), on the whole image or
+    its central block of at most :data:`~deconvkit.methods._auto.DISCREPANCY_VOXELS`."""
+    image, region = chosen.image, None
+    if lazy(image) or math.prod(image.shape) > DISCREPANCY_VOXELS:
+        region = central_block(image.shape, DISCREPANCY_VOXELS)
+        image = image[region]
+    block = chosen._block(image)
+    model = "poisson" if chosen.method.poisson(chosen.values) else "gaussian"
+    choice = choose_weight_by_discrepancy(lambda lam: chosen._misfit(block, region, lam),
+                                          chosen.method.name, model)
+    chosen.values["lam"] = choice.value
+    chosen.weight_choice = choice
+    where = "" if region is None else (
+        " on the central " + "x".join(str(r.stop - r.start) for r in region) + " block")
+    chosen.notes.append(
+        f"lam='auto': the {choice.criterion} principle{where} chose lam="
+        f"{choice.value:.3g} ({len(choice.grid)} solves of {chosen.values['max_iter']} "
+        "iterations)")
