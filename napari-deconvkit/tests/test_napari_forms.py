@@ -13,6 +13,7 @@ from napari_deconvkit._forms import (
     ADVANCED,
     LARGE_FLOAT,
     PSF_MODELS,
+    AutoValue,
     OptionalValue,
     method_form,
     parameter_widget,
@@ -37,13 +38,15 @@ def test_every_method_gets_a_widget_per_parameter(qapp, name):
             assert isinstance(widget, widgets.ComboBox)
             assert tuple(widget.choices) == tuple(p.choices)
         elif p.type in (int, float) and p.default is not None:
+            assert isinstance(widget, AutoValue) == p.auto
+            box = widget.inner if p.auto else widget
             low, high = p.range or (None, None)
-            assert widget.min == (low if low is not None else widget.min)
-            assert widget.max == (high if high is not None else widget.max)
+            assert box.min == (low if low is not None else box.min)
+            assert box.max == (high if high is not None else box.max)
             if low is None:
-                assert widget.min < -1e5
+                assert box.min < -1e5
             if high is None:
-                assert widget.max > 1e5
+                assert box.max > 1e5
     # untouched, the form gives the registry's defaults, and the registry accepts them
     assert values(form) == {p.name: p.default for p in expected}
     method.validate(values(form))
@@ -52,7 +55,7 @@ def test_every_method_gets_a_widget_per_parameter(qapp, name):
 def test_a_float_box_keeps_a_tenth_of_its_default(qapp):
     rltv = CATALOGUE["rltv"]
     lam = next(p for p in rltv.parameters if p.name == "lam")
-    box = parameter_widget(lam)
+    box = parameter_widget(lam).inner  # lam may be 'auto': the number box is inside
     box.value = lam.default / 10
     assert box.value == pytest.approx(lam.default / 10)
     assert (box.min, box.max) == lam.range
@@ -66,6 +69,36 @@ def test_an_optional_number_is_none_until_set(qapp):
     widget.value = 1e-3
     assert widget.value == pytest.approx(1e-3) and widget.inner.enabled
     assert (widget.inner.min, widget.inner.max) == rel_tol.range
+
+
+def _parameter(method, name):
+    return next(p for p in CATALOGUE[method].all_parameters if p.name == name)
+
+
+@pytest.mark.parametrize(("method", "name"), [("admm-tv", "lam"), ("wif", "nsr")])
+def test_a_weight_the_data_may_choose_has_an_auto_box(qapp, method, name):
+    p = _parameter(method, name)
+    form = method_form(CATALOGUE[method])
+    widget = getattr(form, name)
+    assert isinstance(widget, AutoValue) and widget.tooltip == p.help
+    assert not widget.auto.value and widget.inner.enabled  # unchecked: the registry default
+    assert widget.value == pytest.approx(p.default)
+    widget.auto.value = True  # what a click does
+    assert not widget.inner.enabled
+    assert values(form)[name] == "auto"
+    CATALOGUE[method].validate(values(form))
+    widget.auto.value = False
+    assert widget.inner.enabled and values(form)[name] == pytest.approx(p.default)
+    widget.value = "auto"
+    assert widget.auto.value and widget.value == "auto"
+    widget.value = 2 * p.default
+    assert not widget.auto.value and widget.value == pytest.approx(2 * p.default)
+
+
+def test_a_parameter_without_auto_has_no_auto_box(qapp):
+    widget = parameter_widget(_parameter("lw", "gamma"))
+    assert not isinstance(widget, AutoValue) and not hasattr(widget, "auto")
+    assert isinstance(widget, widgets.FloatSpinBox)
 
 
 def test_a_free_form_parameter_reads_numbers_and_words(qapp):

@@ -80,6 +80,26 @@ def test_a_run_adds_a_layer_with_scale_name_and_metadata(viewer, wait, tiny_stac
     assert widget.panel.progress.value == widget.panel.progress.max == 5
 
 
+def test_a_weight_chosen_by_auto_is_reported(model, wait, tiny_stack, tiny_psf):
+    image = _add(model, tiny_stack, "stack")
+    psf = _add(model, tiny_psf, "psf")
+    widget = _deconvolution(model, image, psf, "trif", background=5.0)
+    widget.form.lam.auto.value = True
+    assert widget.parameter_values()["lam"] == "auto"
+    widget.run()
+    wait(widget.panel)
+    choice = dk.methods.run(tiny_stack, tiny_psf, "trif", lam="auto", background=5.0,
+                            spacing=SPACING).parameters["auto_weight"]
+    omega = choice["omega"]  # trif's lam by GCV, its trace weighted by ω
+    criterion = "GCV" if omega == 1 else f"weighted GCV, ω = {omega:g}"
+    text = f"lam='auto' → {choice['value']:.3g} ({criterion})"
+    status = widget.panel.status.value
+    assert status.startswith("done in ") and status.endswith(text), status
+    meta = model.layers[-1].metadata
+    assert meta["auto_weight"].startswith(text)
+    assert meta["runs"][0]["auto_weight"] == pytest.approx(choice["value"])
+
+
 def test_a_model_psf_is_sampled_like_the_image(model, wait, tiny_stack):
     image = _add(model, tiny_stack, "stack")
     widget = _deconvolution(model, image, None, "wif")

@@ -246,7 +246,8 @@ class RunPanel(widgets.Container):
     checks (see :class:`~napari_deconvkit._engine.Progress`). ``on_result``
     runs in the main thread with the function's return value, unless the run
     was cancelled or failed: then only the status (and a napari notification
-    for an error) says so.
+    for an error) says so. Text ``on_result`` returns follows ``done in ...`` in
+    the status line (the weight an ``'auto'`` parameter chose).
     """
 
     def __init__(self, run_text: str = "Run", cancellable: bool = True,
@@ -257,6 +258,7 @@ class RunPanel(widgets.Container):
         self.progress = widgets.ProgressBar(name="progress", min=0, max=1, value=0,
                                             label="progress")
         self.status = widgets.Label(name="status", value="", label="status")
+        self.status.native.setWordWrap(True)
         buttons = widgets.Container(widgets=[self.run_button, self.cancel_button],
                                     layout="horizontal", labels=False)
         buttons.margins = (0, 0, 0, 0)
@@ -306,11 +308,12 @@ class RunPanel(widgets.Container):
 
         def returned(value: Any) -> None:
             try:
-                on_result(value)
+                note = on_result(value)
             except Exception as error:  # a result the viewer refuses: say so, keep running
                 self.fail(error)
                 return
-            self.status.value = f"done in {seconds(time.perf_counter() - self._started)}"
+            done = f"done in {seconds(time.perf_counter() - self._started)}"
+            self.status.value = f"{done}; {note}" if note else done
 
         worker.returned.connect(returned)
         worker.errored.connect(self._on_error)

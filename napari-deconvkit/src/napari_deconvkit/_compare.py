@@ -123,15 +123,18 @@ class ComparisonWidget(widgets.Container):
                 outcomes.append(execute(job, progress=progress))
             return outcomes
 
-        def add(outcomes: list[Outcome]) -> None:
+        def add(outcomes: list[Outcome]) -> str:
             labels = [outcome.label() for outcome in outcomes]
             metas = [outcome.metadata(source=layer.name, psf=psf_text) for outcome in outcomes]
+            # for the status line: the weight each 'auto' parameter chose
+            chosen = "; ".join(f"{meta['method']} {meta['auto_weight']}" for meta in metas
+                               if "auto_weight" in meta)
             if arrangement == "grid":
                 for outcome, label, meta in zip(outcomes, labels, metas):
                     self.viewer.add_image(outcome.data, **layer_kwargs(
                         layer, name=f"{layer.name} [{label}]", metadata=meta))
                 grid(self.viewer).enabled = True
-                return
+                return chosen
             stack = np.stack([outcome.data for outcome in outcomes])
             kwargs = layer_kwargs(layer)
             kwargs["scale"] = (1.0, *kwargs["scale"])
@@ -144,5 +147,6 @@ class ComparisonWidget(widgets.Container):
             self.viewer.add_image(stack, name=f"{layer.name} [compare: {', '.join(names)}]",
                                   metadata={"methods": names, "labels": labels,
                                             "results": metas, "axis 0": "method"}, **kwargs)
+            return chosen
 
         return self.panel.start(compute, add)

@@ -5,7 +5,9 @@ The method list and every parameter's widget come from the registry
 the widget offers too. The run goes through :func:`deconvkit.methods.run` in a
 worker thread (:mod:`._engine`), volume by volume for time series and
 channels; the result is a new layer that keeps the image's ``scale`` and
-records what made it in its ``metadata``.
+records what made it in its ``metadata``. A parameter deconvkit may choose
+from the data (``lam``, ``nsr``) has an ``auto`` check box; the value chosen
+is shown in the status line and kept in the metadata (``auto_weight``).
 """
 
 from __future__ import annotations
@@ -151,10 +153,11 @@ class DeconvolutionWidget(widgets.Container):
             job.psfs = make_psfs()
             return execute(job, report, cancel)
 
-        def add(outcome: Outcome) -> None:
+        def add(outcome: Outcome) -> str:
             self.viewer.add_image(outcome.data, **layer_kwargs(
                 layer, name=f"{layer.name} [{outcome.label()}]",
                 metadata=outcome.metadata(source=layer.name, psf=psf_text),
                 colormap=layer.colormap.name, blending=layer.blending))
+            return outcome.auto_weight()  # for the status line: the weight 'auto' chose
 
         return self.panel.start(compute, add)

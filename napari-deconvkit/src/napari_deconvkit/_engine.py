@@ -237,17 +237,44 @@ class Outcome:
         its = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         return f"{name}, {its} it"
 
+    def auto_weight(self) -> str:
+        """``lam='auto' → 0.00312 (Poisson discrepancy)``: the weight the runs chose; "" if none.
+
+        Over several volumes, the range of the chosen values and their count.
+        """
+        choices = [choice for choice in (_chosen_weight(r) for r in self.results) if choice]
+        if not choices:
+            return ""
+        chosen = sorted(float(choice["value"]) for choice in choices)
+        value = (f"{chosen[0]:.3g}" if chosen[0] == chosen[-1]
+                 else f"{chosen[0]:.3g} to {chosen[-1]:.3g} over {len(chosen)} volumes")
+        criteria = ", ".join(sorted({_criterion_text(choice) for choice in choices}))
+        edge = ", at the end of the search range" if any(c.get("at_edge") for c in choices) else ""
+        return f"{choices[0]['parameter']}='auto' → {value} ({criteria}{edge})"
+
     def metadata(self, source: str = "", psf: str = "") -> dict[str, Any]:
-        """What produced the layer: method, parameters, iterations, stop reason, per run."""
+        """What produced the layer: method, parameters, iterations, stop reason, per run.
+
+        With a weight chosen by ``'auto'``, ``auto_weight`` says which (its text,
+        and each run's value).
+        """
         first = self.results[0]
-        runs = [{"t": t, "c": c, "n_iter": int(r.n_iter), "stop_reason": str(r.stop_reason)}
-                for (t, c), r in self.runs]
+        runs = []
+        for (t, c), r in self.runs:
+            run = {"t": t, "c": c, "n_iter": int(r.n_iter), "stop_reason": str(r.stop_reason)}
+            choice = _chosen_weight(r)
+            if choice:
+                run["auto_weight"] = float(choice["value"])
+            runs.append(run)
         reasons = sorted({run["stop_reason"] for run in runs})
+        text = self.auto_weight()
+        chosen = {"auto_weight": text} if text else {}
         return {
             "method": first.parameters.get("method", self.job.method if self.job else ""),
             "parameters": dict(first.parameters),
             "n_iter": max(run["n_iter"] for run in runs),
             "stop_reason": reasons[0] if len(reasons) == 1 else "; ".join(reasons),
+            **chosen,
             "runs": runs,
             "axes": self.job.layout.axes if self.job else "",
             "warm_start": bool(self.job and self.job.warm_start and self.job.layout.n_time > 1),
@@ -255,6 +282,19 @@ class Outcome:
             "psf": psf,
             "deconvkit_version": deconvkit.__version__,
         }
+
+
+def _chosen_weight(result: Any) -> dict[str, Any] | None:
+    """``result.parameters["auto_weight"]`` (``parameter``, ``value``, ``criterion``), or None."""
+    return (getattr(result, "parameters", None) or {}).get("auto_weight")
+
+
+def _criterion_text(choice: dict[str, Any]) -> str:
+    """``Poisson discrepancy``, ``GCV`` or ``weighted GCV, ω = 2``: how a weight was chosen."""
+    criterion, omega = str(choice.get("criterion", "criterion")), choice.get("omega")
+    if omega is None or criterion != "GCV":
+        return criterion
+    return "GCV" if omega == 1 else f"weighted GCV, ω = {omega:g}"
 
 
 def execute(job: Job, report: Callable[[int, int], None] | None = None,

@@ -3,9 +3,10 @@
 * a method's parameters come from the registry
   (:func:`deconvkit.methods.available`, :class:`~deconvkit.methods.Parameter`):
   a spin box with the parameter's range for a number (with a check box when it
-  may be None), a combo box for choices, a check box for a flag, a text field for
-  a string or anything else (read as a Python literal: ``0.0``, ``auto``,
-  ``(1, 2)``); the help is the tooltip;
+  may be None, and an ``auto`` check box when deconvkit may choose it from the
+  data: :class:`AutoValue`), a combo box for choices, a check box for a flag, a
+  text field for a string or anything else (read as a Python literal: ``0.0``,
+  ``auto``, ``(1, 2)``); the help is the tooltip;
 * a PSF model's parameters come from the model function's signature and
   numpydoc docstring (:mod:`deconvkit.psf`), with the ranges below.
 
@@ -28,6 +29,7 @@ from deconvkit import psf as psf_models
 from deconvkit.methods import Method, Parameter
 
 __all__ = [
+    "AutoValue",
     "OptionalValue",
     "PSF_MODELS",
     "ShapeInput",
@@ -67,6 +69,36 @@ class OptionalValue(widgets.Container):
     def value(self, value: Any) -> None:
         self.set.value = value is not None
         if value is not None:
+            self.inner.value = value
+
+
+class AutoValue(widgets.Container):
+    """A number deconvkit may choose from the data: an ``auto`` check box disabling the number box.
+
+    Checked, ``value`` is the string ``"auto"`` (a registry parameter with
+    ``auto=True``); unchecked, the number box's value.
+    """
+
+    def __init__(self, inner: widgets.ValueWidget, name: str, tooltip: str | None = None,
+                 label: str | None = None) -> None:
+        self.auto = widgets.CheckBox(value=False, text="auto",
+                                     tooltip=f"{name}='auto': chosen from the data (the value "
+                                             "is reported after the run)")
+        self.inner = inner
+        self.auto.changed.connect(lambda on: setattr(self.inner, "enabled", not on))
+        super().__init__(widgets=[inner, self.auto], layout="horizontal", labels=False,
+                         name=name, label=label or name, tooltip=tooltip)
+        self.margins = (0, 0, 0, 0)
+
+    @property
+    def value(self) -> Any:
+        return "auto" if self.auto.value else self.inner.value
+
+    @value.setter
+    def value(self, value: Any) -> None:
+        chosen = isinstance(value, str) and value.lower() == "auto"
+        self.auto.value = chosen
+        if not chosen:
             self.inner.value = value
 
 
@@ -163,6 +195,8 @@ def parameter_widget(p: Parameter) -> widgets.Widget:
     else:  # any object (background: a number or 'auto'): read as a Python literal
         return LiteralInput(name=p.name, value="" if p.default is None else str(p.default),
                             tooltip=tooltip)
+    if p.auto:
+        box = AutoValue(box, p.name, tooltip=tooltip)
     if p.default is None:
         return OptionalValue(box, p.name, tooltip=tooltip)
     box.name, box.tooltip = p.name, tooltip
