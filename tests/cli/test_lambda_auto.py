@@ -11,15 +11,18 @@ from deconvkit.operators import extended_shape
 SPACING = (0.2, 0.1, 0.1)
 
 
-def test_the_command_line_takes_lambda_auto_and_writes_the_choice(tmp_path):
+def _stack_files(folder, kind, field):
+    """A simulated stack (300 photons, background 10) and its PSF as TIFFs in ``folder``."""
     psf = dk.psf.gaussian((9, 17, 17), SPACING, na=1.2, wavelength=0.52, ni=1.33)
-    obj = dk.simulate.phantom(extended_shape((16, 48, 48), psf.shape), SPACING,
-                              kind="filaments", seed=3)
-    y, _ = dk.simulate.observe(obj, psf, field_shape=(16, 48, 48), photons=300,
-                               background=10, seed=4)
-    dk.io.write(tmp_path / "y.tif", y)
-    dk.io.write(tmp_path / "psf.tif", psf)
-    out = tmp_path / "out.tif"
+    obj = dk.simulate.phantom(extended_shape(field, psf.shape), SPACING, kind=kind, seed=3)
+    y, _ = dk.simulate.observe(obj, psf, field_shape=field, photons=300, background=10, seed=4)
+    dk.io.write(folder / "y.tif", y)
+    dk.io.write(folder / "psf.tif", psf)
+    return folder / "out.tif"
+
+
+def test_the_command_line_takes_lambda_auto_and_writes_the_choice(tmp_path):
+    out = _stack_files(tmp_path, "filaments", (16, 48, 48))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         code = main(["deconvolve", str(tmp_path / "y.tif"), str(tmp_path / "psf.tif"),
@@ -32,14 +35,7 @@ def test_the_command_line_takes_lambda_auto_and_writes_the_choice(tmp_path):
 
 
 def test_an_iterative_method_takes_lambda_auto_with_its_criterion(tmp_path):
-    psf = dk.psf.gaussian((9, 17, 17), SPACING, na=1.2, wavelength=0.52, ni=1.33)
-    obj = dk.simulate.phantom(extended_shape((12, 32, 32), psf.shape), SPACING,
-                              kind="cytoplasm", seed=3)
-    y, _ = dk.simulate.observe(obj, psf, field_shape=(12, 32, 32), photons=300,
-                               background=10, seed=4)
-    dk.io.write(tmp_path / "y.tif", y)
-    dk.io.write(tmp_path / "psf.tif", psf)
-    out = tmp_path / "out.tif"
+    out = _stack_files(tmp_path, "cytoplasm", (12, 32, 32))
     code = main(["deconvolve", str(tmp_path / "y.tif"), str(tmp_path / "psf.tif"),
                  "--method", "rltv", "--lambda", "auto", "--iter", "10", "--background", "10",
                  "-o", str(out)])

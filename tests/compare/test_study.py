@@ -14,10 +14,8 @@ import pytest
 from deconvkit import methods, metrics
 from deconvkit.compare import (
     Baseline,
-    Case,
     MethodGrid,
     RunRecord,
-    SimulatedCase,
     Study,
     StudyResult,
     fitted_ssim,
@@ -26,16 +24,9 @@ from deconvkit.compare import (
 from deconvkit.compare._command import add_arguments, run
 from deconvkit.compare._study import execute_run
 
-TINY = SimulatedCase("tiny", shape=(16, 32, 32), spacing=(0.2, 0.1, 0.1), phantom="mixed",
-                     psf_model="born_wolf", psf_shape=(9, 17, 17),
-                     psf_options={"na": 1.3, "wavelength": 0.52, "ni": 1.515},
-                     photons=500.0, background=10.0, seed=3)
+from .conftest import TINY
+
 TWO_METHODS = [MethodGrid("wif", {"nsr": [0.01, 0.1]}), MethodGrid("rl", params={"max_iter": 15})]
-
-
-@pytest.fixture(scope="module")
-def tiny_case() -> Case:
-    return TINY.load()
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,12 @@ import numpy as np
 import pytest
 
 from deconvkit import methods
-from deconvkit.compare import Case, MethodGrid, SimulatedCase, Study, load_study
+from deconvkit.compare import MethodGrid, Study, load_study
 from deconvkit.compare._figures import criterion_text
 
 pytest.importorskip("matplotlib")
 
-TINY = SimulatedCase("tiny", shape=(16, 32, 32), spacing=(0.2, 0.1, 0.1), phantom="mixed",
-                     psf_model="born_wolf", psf_shape=(9, 17, 17),
-                     psf_options={"na": 1.3, "wavelength": 0.52, "ni": 1.515},
-                     photons=500.0, background=10.0, seed=3)
 RL = MethodGrid("rl", params={"max_iter": 4})
-
-
-@pytest.fixture(scope="module")
-def tiny_case() -> Case:
-    return TINY.load()
 
 
 @pytest.fixture(scope="module")

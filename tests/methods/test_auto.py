@@ -15,22 +15,25 @@ from deconvkit.methods._auto import (
     choose_weight_by_discrepancy,
     gcv_curve,
 )
-from deconvkit.methods._stopping import expected_discrepancy
 from deconvkit.methods._problem import build_problem
+from deconvkit.methods._stopping import expected_discrepancy
 from deconvkit.operators import extended_shape
 
 SPACING = (0.2, 0.1, 0.1)
 
 
-@pytest.fixture(scope="module")
-def filaments():
+def _simulated(kind, field):
+    """(data, truth, PSF): ``kind`` at 300 photons over a background of 10, Gaussian PSF."""
     psf = dk.psf.gaussian((9, 17, 17), SPACING, na=1.2, wavelength=0.52, ni=1.33)
-    field = (16, 48, 48)
-    obj = dk.simulate.phantom(extended_shape(field, psf.shape), SPACING, kind="filaments",
-                              seed=3)
+    obj = dk.simulate.phantom(extended_shape(field, psf.shape), SPACING, kind=kind, seed=3)
     y, truth = dk.simulate.observe(obj, psf, field_shape=field, photons=300, background=10,
                                    seed=4)
     return y, truth, psf
+
+
+@pytest.fixture(scope="module")
+def filaments():
+    return _simulated("filaments", (16, 48, 48))
 
 
 def test_the_half_spectrum_criterion_equals_the_dense_influence_matrix():
@@ -172,13 +175,7 @@ def test_no_weight_fitting_the_noise_says_so_and_takes_the_weakest():
 
 @pytest.fixture(scope="module")
 def cytoplasm():
-    psf = dk.psf.gaussian((9, 17, 17), SPACING, na=1.2, wavelength=0.52, ni=1.33)
-    field = (12, 40, 40)
-    obj = dk.simulate.phantom(extended_shape(field, psf.shape), SPACING, kind="cytoplasm",
-                              seed=3)
-    y, truth = dk.simulate.observe(obj, psf, field_shape=field, photons=300, background=10,
-                                   seed=4)
-    return y, truth, psf
+    return _simulated("cytoplasm", (12, 40, 40))
 
 
 def test_an_iterative_weight_fits_the_data_to_its_noise_level(cytoplasm):

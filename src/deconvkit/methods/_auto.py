@@ -63,9 +63,20 @@ from ..operators import Laplacian
 from ._problem import Problem
 from ._terms import data_minus_background
 
-__all__ = ["WeightChoice", "gcv_curve", "choose_weight", "apodize_width", "central_block",
-           "choose_weight_by_discrepancy", "AUTO_WEIGHTS", "DISCREPANCY_WEIGHTS", "MAX_VOXELS",
-           "DISCREPANCY_VOXELS", "DISCREPANCY_GRID", "OMEGA"]
+__all__ = [
+    "AUTO_WEIGHTS",
+    "DISCREPANCY_GRID",
+    "DISCREPANCY_VOXELS",
+    "DISCREPANCY_WEIGHTS",
+    "MAX_VOXELS",
+    "OMEGA",
+    "WeightChoice",
+    "apodize_width",
+    "central_block",
+    "choose_weight",
+    "choose_weight_by_discrepancy",
+    "gcv_curve",
+]
 
 #: Method → (its weight's name, the regularizer ``L``) for the methods that take ``"auto"``.
 AUTO_WEIGHTS = {"wif": ("nsr", "identity"), "trif": ("lam", "identity"),

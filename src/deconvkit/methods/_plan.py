@@ -33,9 +33,17 @@ from ..backend import (
 from ..operators import extended_shape
 from ..operators._checks import check_spacing
 from ..solvers import Callback, MaxIter, RelativeChange, Result, StoppingRule
-from ._auto import (AUTO_WEIGHTS, DISCREPANCY_VOXELS, DISCREPANCY_WEIGHTS, MAX_VOXELS,
-                    WeightChoice, apodize_width, central_block, choose_weight,
-                    choose_weight_by_discrepancy)
+from ._auto import (
+    AUTO_WEIGHTS,
+    DISCREPANCY_VOXELS,
+    DISCREPANCY_WEIGHTS,
+    MAX_VOXELS,
+    WeightChoice,
+    apodize_width,
+    central_block,
+    choose_weight,
+    choose_weight_by_discrepancy,
+)
 from ._problem import BOUNDARIES, Constants, Problem, build_problem, check_boundary, statistics
 from ._registry import Method, get
 from ._stopping import Discrepancy, relative_misfit
@@ -49,7 +57,7 @@ from ._validate import (
     poisson_problem,
 )
 
-__all__ = ["Plan", "plan", "memory_estimate"]
+__all__ = ["Plan", "memory_estimate", "plan"]
 
 logger = logging.getLogger("deconvkit")
 

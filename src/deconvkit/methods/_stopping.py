@@ -43,8 +43,13 @@ from ..backend import kernels, namespace, to_host
 from ..solvers import StoppingRule, StopReason
 from ._problem import Problem
 
-__all__ = ["Discrepancy", "expected_discrepancy", "expected_discrepancy_map",
-           "relative_misfit", "SIGNAL_LEVEL"]
+__all__ = [
+    "SIGNAL_LEVEL",
+    "Discrepancy",
+    "expected_discrepancy",
+    "expected_discrepancy_map",
+    "relative_misfit",
+]
 
 #: The signal voxels the Poisson rule judges: the model this many noise deviations of
 #: the background above it.
