@@ -101,13 +101,13 @@ def relative_misfit(problem: Problem, x: Any, model: str, read_noise: float = 0.
     Poisson: :math:`E` is :func:`expected_discrepancy` at the model :math:`Ax + b`;
     least squares: :math:`E = 1`.
     """
-    rule = Discrepancy(problem, model, read_noise=read_noise)
-    value = rule.discrepancy(x)
     if model == "gaussian":
-        return value - 1.0
+        return Discrepancy(problem, model, read_noise=read_noise).discrepancy(x) - 1.0
     mean = problem.forward @ x
-    mean += problem.background if np.ndim(problem.background) else \
-        mean.dtype.type(problem.background)
+    xp, b = namespace(mean), problem.background
+    mean += b if np.ndim(b) else mean.dtype.type(b)
+    xp.maximum(mean, mean.dtype.type(kernels.TINY), out=mean)  # FFT round-off below 0
+    value = 2.0 * kernels.kl_divergence(problem.data, mean) / mean.size
     return value / expected_discrepancy(mean) - 1.0
 
 
