@@ -206,3 +206,17 @@ def test_every_regularized_iterative_method_takes_auto(cytoplasm, method):
     assert DISCREPANCY_GRID[-1] <= chosen.values["lam"] <= DISCREPANCY_GRID[0]
     criterion = "Poisson" if chosen.method.poisson(chosen.values) else "Morozov"
     assert chosen.weight_choice.criterion == f"{criterion} discrepancy"
+
+
+def test_tiles_of_an_iterative_auto_weight_use_the_plans_choice(cytoplasm):
+    """The search runs once, on the whole image: tiles solve with its λ, not their own."""
+    y, _, psf = cytoplasm
+    common = dict(spacing=SPACING, background=10.0, max_iter=8)
+    chosen = plan(y, psf, "rltv", lam="auto", **common)
+    tiles = (12, 24, 24)
+    automatic = dk.deconvolve(y, psf, "rltv", lam="auto", tile_shape=tiles, **common)
+    fixed = dk.deconvolve(y, psf, "rltv", lam=chosen.values["lam"], tile_shape=tiles, **common)
+    np.testing.assert_array_equal(automatic, fixed)
+    other = dk.deconvolve(y, psf, "rltv", lam=chosen.values["lam"] * 4, tile_shape=tiles,
+                          **common)
+    assert not np.array_equal(automatic, other)  # the weight does matter here
