@@ -143,52 +143,32 @@ class Discrepancy(StoppingRule):
         self.value = math.nan
 
     def discrepancy(self, x: Any) -> float:
-        """:math:`D(x)` (Poisson) or the residual over the noise variance (least squares)."""
+        """:math:`D_k` of the module notes (Poisson; NaN while no voxel carries signal), or
+        the mean squared residual over the noise variance (least squares)."""
         problem = self.problem
         model = problem.forward @ x
+        xp, b = namespace(model), problem.background
         if self.model == "gaussian":
-            xp = namespace(model)
             residual = model - problem.data
-            residual += problem.background if np.ndim(problem.background) else \
-                residual.dtype.type(problem.background)
+            residual += b if np.ndim(b) else residual.dtype.type(b)
             squares = float(xp.sum(xp.square(residual, dtype=np.float64)))
             return squares / self.count / max(self.variance, 1e-300)
-        # FFT round-off can leave A x + b a hair below 0 where the model is dark: clamp it at
-        # a tiny positive value, as a float64 model would be
-        xp, b = namespace(model), problem.background
-        floor = model.dtype.type(kernels.TINY)
-        if np.ndim(b) == 0:
-            xp.maximum(model, floor - model.dtype.type(b), out=model)
-        else:
-            model += b
-            xp.maximum(model, floor, out=model)
-            b = 0.0
-        return 2.0 * kernels.kl_divergence(problem.data, model, b) / self.count
-
-    def signal_discrepancy(self, x: Any) -> float:
-        """:math:`D_k` of the module notes: twice the KL over its expectation, on the voxels
-        where the model carries signal (NaN when none does yet)."""
-        problem = self.problem
-        model = problem.forward @ x
-        xp, b = namespace(model), problem.background
         signal = model > model.dtype.type(self.signal_level)
-        count = int(to_host(xp.sum(signal)))
-        if count == 0:
+        if not bool(to_host(xp.any(signal))):
             return math.nan
         mean = model[signal].astype(np.float64)
         mean += b[signal] if np.ndim(b) else b
-        mean = xp.maximum(mean, kernels.TINY)
+        # FFT round-off can leave A x + b a hair below 0 where the model is dark
+        xp.maximum(mean, kernels.TINY, out=mean)
         y = problem.data[signal].astype(np.float64)
-        terms = xp.where(y > 0, y * xp.log(xp.where(y > 0, y, 1.0) / mean), 0.0)
-        terms += mean - y
-        return 2.0 * float(to_host(xp.sum(terms))) / float(
+        return 2.0 * kernels.kl_divergence(y, mean) / float(
             to_host(xp.sum(expected_discrepancy_map(mean))))
 
     def check(self, state: Any) -> str | None:
         if state.iteration == 0 or state.iteration % self.every:
             return None
         poisson = self.model == "poisson"
-        self.value = self.signal_discrepancy(state.x) if poisson else self.discrepancy(state.x)
+        self.value = self.discrepancy(state.x)
         if self.value <= 1.0:
             what = ("2·KL / its expectation over the voxels with signal" if poisson else
                     "mean squared residual / noise variance")
