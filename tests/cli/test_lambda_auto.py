@@ -43,3 +43,25 @@ def test_an_iterative_method_takes_lambda_auto_with_its_criterion(tmp_path):
     choice = json.loads(out.with_suffix(".json").read_text())["parameters"]["auto_weight"]
     assert choice["criterion"] == "Poisson discrepancy" and choice["omega"] is None
     assert len(choice["grid"]) == len(choice["scores"]) >= 2
+
+
+def test_an_iterative_method_takes_lambda_pure_by_name(tmp_path):
+    out = _stack_files(tmp_path, "cytoplasm", (12, 32, 32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the risk may have its minimum at an end here
+        code = main(["deconvolve", str(tmp_path / "y.tif"), str(tmp_path / "psf.tif"),
+                     "--method", "rltv", "--lambda", "pure", "--iter", "5", "--background",
+                     "10", "-o", str(out)])
+    assert code == 0
+    parameters = json.loads(out.with_suffix(".json").read_text())["parameters"]
+    assert parameters["auto_weight"]["criterion"] == "PURE"
+    assert parameters["lam"] == parameters["auto_weight"]["value"]
+
+
+def test_a_word_that_names_no_rule_is_refused_in_one_line(tmp_path, capsys):
+    _stack_files(tmp_path, "cytoplasm", (12, 32, 32))
+    code = main(["deconvolve", str(tmp_path / "y.tif"), str(tmp_path / "psf.tif"),
+                 "--method", "rltv", "--lambda", "gcv", "-o", str(tmp_path / "o.tif")])
+    assert code != 0
+    assert "expected a number or 'auto', 'discrepancy', 'pure', got 'gcv'" in \
+        capsys.readouterr().err

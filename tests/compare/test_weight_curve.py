@@ -107,3 +107,29 @@ def test_the_criterion_is_named_with_its_weight():
     assert criterion_text({"criterion": "GCV", "omega": 2.0}) == "weighted GCV, ω = 2"
     assert criterion_text({"criterion": "GCV", "omega": 1.0}) == "GCV"
     assert criterion_text({"criterion": "GCV"}) == "GCV"  # a record without ω
+
+
+def test_a_risk_estimate_below_zero_is_drawn_and_named(tmp_path, tiny_case):
+    """PURE is unbiased, so its values may fall below 0 near the minimum: the figure still
+    draws the curve and the dot, and the tables name the rule asked for."""
+    from deconvkit.compare._figures import _weight_curves
+
+    folder = tmp_path / "out"
+    grid = MethodGrid("rltv", params={"lam": "pure", "max_iter": 3})
+    result = Study([tiny_case], [grid], name="pure").run(folder)
+    record = result.records[0]
+    assert record.auto_weight["criterion"] == "PURE"
+    assert record.point_text.startswith(f"lam=pure → {record.auto_weight['value']:.3g}")
+    assert (folder / "figures" / "tiny-weights.png").stat().st_size > 0
+    signed = {**record.auto_weight, "scores": [s - max(record.auto_weight["scores"]) / 2
+                                               for s in record.auto_weight["scores"]]}
+    assert min(signed["scores"]) < 0
+    from dataclasses import replace
+
+    figure = _weight_curves(tiny_case, [replace(record, auto_weight=signed)], {})
+    axes = figure.axes[0]
+    assert axes.get_yscale() == "symlog"
+    line, dot = axes.lines[0], axes.lines[1]
+    assert len(line.get_xdata()) == len(signed["grid"])  # every point, those below 0 too
+    chosen = signed["grid"].index(signed["value"])
+    assert dot.get_ydata()[0] == signed["scores"][chosen]

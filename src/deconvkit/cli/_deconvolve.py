@@ -109,7 +109,8 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     method.add_argument("--lambda", dest="weight", type=_weight,
                         help="the method's regularization weight: lam, nsr (wif) or epsilon "
                              "(nif); 'auto' chooses it: by generalized cross-validation for wif, "
-                             "trif, rif, by the discrepancy principle for the iterative methods")
+                             "trif, rif, by the discrepancy principle for the iterative methods "
+                             "('pure': by the projected Poisson risk estimate instead)")
     method.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="any parameter of the method (repeatable), e.g. --param "
                              "acceleration=biggs-andrews")
@@ -219,14 +220,19 @@ def _background(text: str) -> float | str:
 # -- parameters ---------------------------------------------------------------------------
 
 
+WEIGHT_RULES = catalogue.WEIGHT_RULES
+
+
 def _weight(text: str) -> float | str:
-    """``--lambda``: a number or ``auto``."""
-    if text.strip().lower() == "auto":
-        return "auto"
+    """``--lambda``: a number, ``auto``, or a rule by name (``pure``, ``discrepancy``)."""
+    word = text.strip().lower()
+    if word in ("auto", *WEIGHT_RULES):
+        return word  # the method's parameter says whether it takes that rule
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None
+        words = ", ".join(repr(w) for w in ("auto", *WEIGHT_RULES))
+        raise argparse.ArgumentTypeError(f"expected a number or {words}, got {text!r}") from None
 
 
 def weight_name(spec: catalogue.Method) -> str | None:
@@ -260,7 +266,8 @@ def parse_param(spec: catalogue.Method, text: str) -> tuple[str, Any]:
             value = float(raw)
             value = int(value) if value.is_integer() else value
         elif parameter.type is float:
-            value = "auto" if parameter.auto and raw.lower() == "auto" else float(raw)
+            word = raw.lower()
+            value = word if parameter.auto and word in ("auto", *parameter.rules) else float(raw)
         else:
             try:
                 value = float(raw)

@@ -193,16 +193,24 @@ def _convergence(result: StudyResult, case: Case, best: list[RunRecord],
 
 
 def _weight_curves(case: Case, records: list[RunRecord], colors: dict[str, Any]):
-    """Each automatic weight's criterion against λ (log-log), the chosen λ as a dot."""
+    """Each automatic weight's criterion against λ (log-log), the chosen λ as a dot.
+
+    A risk estimate (PURE) is unbiased, so it can fall below 0 near its minimum: then the
+    criterion's axis is symmetric-logarithmic (linear about 0) and its points are all drawn.
+    """
     figure = _new_figure(6.4, 3.8)
     axes = figure.subplots()
     labels = [r.label for r in records]
     styles = ("-", "--", "-.", ":")
+    drawn: list[np.ndarray] = []
     for index, record in enumerate(records):
         choice = record.auto_weight or {}
         grid = np.asarray(choice.get("grid", ()), dtype=float)
         scores = np.asarray(choice.get("scores", ()), dtype=float)
-        shown = np.isfinite(scores) & (scores > 0) & (grid > 0)  # ∞ beyond the criterion's pole
+        signed = choice.get("criterion") == "PURE"
+        # ∞ beyond a criterion's pole; a signed risk is drawn below 0 too
+        shown = np.isfinite(scores) & (grid > 0) & ((scores > 0) | signed)
+        drawn.append(scores[shown])
         others = {k: v for k, v in record.point.items() if k != choice["parameter"]}
         name = record.label if labels.count(record.label) == 1 else (
             f"{record.label} ({format_parameters(others)})")
@@ -211,13 +219,22 @@ def _weight_curves(case: Case, records: list[RunRecord], colors: dict[str, Any])
                   ls=styles[index % len(styles)],
                   label=f"{name}: {choice['parameter']} = {choice['value']:.3g} "
                         f"({criterion_text(choice)})")
-        if shown.sum() >= 2:  # the dot on the drawn line (linear in log-log between points)
+        on_grid = np.flatnonzero(shown & np.isclose(grid, choice["value"], rtol=1e-9, atol=0))
+        if on_grid.size:  # the dot on the drawn line
+            axes.plot(choice["value"], scores[on_grid[0]], "o", color=color, ms=6,
+                      mec="black", mew=0.6)
+        elif shown.sum() >= 2 and not signed:  # linear in log-log between points
             at = 10.0 ** np.interp(math.log10(choice["value"]), np.log10(grid[shown]),
                                    np.log10(scores[shown]))
             axes.plot(choice["value"], at, "o", color=color, ms=6, mec="black", mew=0.6)
         axes.axvline(choice["value"], color=color, lw=0.7, ls=":")
     axes.set_xscale("log")
-    axes.set_yscale("log")
+    values = np.concatenate(drawn) if drawn else np.empty(0)
+    if values.size and values.min() <= 0:
+        small = np.abs(values[values != 0])
+        axes.set_yscale("symlog", linthresh=float(small.min()) if small.size else 1.0)
+    else:
+        axes.set_yscale("log")
     axes.set_xlabel("weight λ (lam, or nsr for wif)")
     axes.set_ylabel("criterion (lower is better)")
     axes.grid(alpha=0.3, which="both")

@@ -166,7 +166,9 @@ class RunRecord:
         if self.auto_weight is None:
             return parameters
         name = self.auto_weight["parameter"]
-        return {**parameters, name: f"auto → {self.auto_weight['value']:.3g}"}
+        asked = self.point.get(name, self.parameters.get(name))  # "auto", or a rule ("pure")
+        word = asked if isinstance(asked, str) else "auto"
+        return {**parameters, name: f"{word} → {self.auto_weight['value']:.3g}"}
 
     def value(self, metric: str) -> float:
         """The record's value of ``metric``."""

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 from ..backend import backend_of, to_backend
 from ..solvers import Callback, Result
 from . import _filters, _iterative  # noqa: F401  (they register the methods)
+from ._auto import WEIGHT_RULES
 from ._plan import Plan, memory_estimate, plan
 from ._problem import BOUNDARIES, Constants, Problem, prepare
 from ._registry import COMMON, ITERATIVE, Method, Parameter, available, get
@@ -35,6 +36,7 @@ __all__ = [
     "solve_tiled",
     "run_views",
     "VIEW_METHODS",
+    "WEIGHT_RULES",
     "Constants",
     "available",
     "get",

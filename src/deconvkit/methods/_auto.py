@@ -1,5 +1,5 @@
-r"""Automatic regularization weights: GCV for the closed forms, the discrepancy principle
-for the iterative methods.
+r"""Automatic regularization weights: GCV for the closed forms; for the iterative methods
+the discrepancy principle or a projected Poisson risk estimate (PURE).
 
 The closed-form filters (:func:`~deconvkit.methods._filters.inverse_filter`)
 are linear in the data, :math:`\hat x_\lambda = A_\lambda (y - b)`, with the
@@ -40,13 +40,27 @@ count, and its choice is validated against the best λ on a grid in
 ``benchmarks/bench_auto_weight.py`` (table in docs/methods.md).
 
 The iterative methods (:data:`DISCREPANCY_WEIGHTS`) have no closed-form influence
-matrix; their ``lam="auto"`` is the discrepancy principle (Bertero, Boccacci,
-Talenti, Zanella & Zanni 2010 for Poisson data, Morozov for least squares): the
-largest λ whose estimate, after the method's own iterations, fits the data as
-well as the noise allows, :math:`D(x_\lambda) \le E` (see
-:func:`choose_weight_by_discrepancy`). Each trial λ is one solve of the image's
-central block of at most :data:`DISCREPANCY_VOXELS` voxels; the plan searches
-once and every tile uses the value (``benchmarks/bench_auto_iterative.py``).
+matrix. Two criteria are offered (:data:`WEIGHT_RULES`, by name: ``lam="pure"``,
+``lam="discrepancy"``; ``lam="auto"`` is :data:`DEFAULT_WEIGHT_RULE`):
+
+- the discrepancy principle (Bertero, Boccacci, Talenti, Zanella & Zanni 2010
+  for Poisson data, Morozov for least squares): the largest λ whose estimate,
+  after the method's own iterations, fits the data as well as the noise allows,
+  :math:`D(x_\lambda) \le E` (:func:`choose_weight_by_discrepancy`);
+- PURE, a Poisson unbiased estimate of the risk (Luisier, Vonesch, Blu & Unser
+  2010; Li, Luisier & Blu 2018 for deconvolution) with a Monte-Carlo divergence
+  (Ramani, Blu & Unser 2008), projected to the object through a regularized
+  inverse of the blur (:func:`projected_pure`, :func:`choose_weight_by_risk`).
+  Plain PURE estimates the error of the *prediction* :math:`A\hat x`; it tracks
+  that error within 2 % but chose λ 30 times too large on beads (the blur hides
+  the object's lost peaks from a prediction error). Weighting the prediction
+  error by :math:`G^*G`, :math:`G = (H^*H + \eta)^{-1}H^*` the Tikhonov inverse
+  with :math:`\eta =` :data:`RISK_FILTER`, makes it the object's error in the
+  band the data resolve.
+
+Each trial λ is one solve (two for PURE) of the image's central block of at most
+:data:`DISCREPANCY_VOXELS` voxels; the plan searches once and every tile uses the
+value (``benchmarks/bench_auto_iterative.py``, table in docs/methods.md).
 """
 
 from __future__ import annotations
@@ -65,17 +79,24 @@ from ._terms import data_minus_background
 
 __all__ = [
     "AUTO_WEIGHTS",
+    "DEFAULT_WEIGHT_RULE",
     "DISCREPANCY_GRID",
     "DISCREPANCY_VOXELS",
     "DISCREPANCY_WEIGHTS",
     "MAX_VOXELS",
     "OMEGA",
+    "RISK_FILTER",
+    "RISK_PROBE",
+    "WEIGHT_RULES",
     "WeightChoice",
     "apodize_width",
     "central_block",
     "choose_weight",
     "choose_weight_by_discrepancy",
+    "choose_weight_by_risk",
     "gcv_curve",
+    "projected_pure",
+    "risk_filter",
 ]
 
 #: Method → (its weight's name, the regularizer ``L``) for the methods that take ``"auto"``.
@@ -85,6 +106,22 @@ AUTO_WEIGHTS = {"wif": ("nsr", "identity"), "trif": ("lam", "identity"),
 #: The iterative methods whose ``lam="auto"`` is chosen by the discrepancy principle.
 DISCREPANCY_WEIGHTS = ("tm", "ictm", "ista", "fista", "rltv", "admm-tv", "admm-hessian",
                        "pd-tv")
+
+#: The criteria an iterative method's ``lam`` may be chosen by, by name (the first is
+#: ``"auto"``'s; see the module notes and docs/methods.md for the comparison).
+WEIGHT_RULES = ("discrepancy", "pure")
+
+#: The rule ``lam="auto"`` means for the iterative methods.
+DEFAULT_WEIGHT_RULE = WEIGHT_RULES[0]
+
+#: η of PURE's projection G = (H*H + η)⁻¹H* (relative to the OTF's peak 1): 1e-3 came
+#: within 3 % of the grid's best in 14 of 20 cases, 1e-2 and 1e-4 in 13, the
+#: unprojected prediction risk in 10 (benchmarks/bench_auto_iterative.py, first seed).
+RISK_FILTER = 1e-3
+
+#: ε of PURE's Monte-Carlo divergence: the data are moved by ε·√y·δ (δ = ±1), a
+#: fraction of the noise's own deviation, so dark voxels stay non-negative.
+RISK_PROBE = 0.5
 
 #: The largest block the discrepancy search solves on (each λ is one solve of it).
 DISCREPANCY_VOXELS = 2**20
@@ -112,7 +149,7 @@ OMEGA = 2.0
 
 @dataclass(frozen=True)
 class WeightChoice:
-    """The weight GCV chose, with the curve it was read from.
+    """The weight a criterion chose, with the curve it was read from.
 
     Attributes
     ----------
@@ -121,7 +158,8 @@ class WeightChoice:
     value : float
         The chosen weight.
     criterion : str
-        ``"GCV"`` (its trace weighted by ``omega``).
+        ``"GCV"`` (its trace weighted by ``omega``), ``"Poisson discrepancy"``,
+        ``"Morozov discrepancy"`` or ``"PURE"``.
     grid, scores : tuple of float
         The λ grid and :math:`\\mathrm{GCV}(\\lambda)` on it (for a plot).
     at_edge : bool
@@ -129,7 +167,9 @@ class WeightChoice:
         is that end).
     omega : float or None
         The trace weight ω of GCV (1: plain GCV; :data:`OMEGA` when chosen); None for
-        the discrepancy principle (then ``scores`` are :math:`|D/E - 1|`).
+        the discrepancy principle (then ``scores`` are :math:`|D/E - 1|`) and for
+        ``"PURE"`` (then ``scores`` are the risk estimates, photons² per voxel: unbiased,
+        so they may fall below 0 near the minimum).
     """
 
     parameter: str
@@ -161,12 +201,18 @@ def _spectra(problem: Problem, regularizer: str) -> tuple[Any, Any, Any, Any]:
         raise ValueError(f"unknown regularizer {regularizer!r}")
     data = data_minus_background(problem).astype(np.float64)
     y2 = xp.abs(rfftn(data, tuple(range(data.ndim)))) ** 2
-    n = problem.shape[-1]
-    counts = xp.full(h2.shape[-1], 2.0)
+    return h2, l2, y2, half_spectrum_counts(problem.shape[-1], xp)
+
+
+def half_spectrum_counts(n: int, xp: Any = np) -> Any:
+    """How often each frequency of the last axis of an rfft half spectrum counts in a sum
+    over the full spectrum (its conjugate twin too: 2, but 1 for 0 and an even length's
+    Nyquist)."""
+    counts = xp.full(n // 2 + 1, 2.0)
     counts[0] = 1.0
     if n % 2 == 0:
         counts[-1] = 1.0
-    return h2, l2, y2, counts
+    return counts
 
 
 def gcv_curve(problem: Problem, regularizer: str, grid: Any) -> np.ndarray:
@@ -320,3 +366,101 @@ def choose_weight_by_discrepancy(misfit: Any, method: str, model: str) -> Weight
     criterion = "Poisson discrepancy" if model == "poisson" else "Morozov discrepancy"
     return WeightChoice("lam", float(value), criterion, tuple(float(v) for v in grid),
                         tuple(abs(tried[v]) for v in grid), at_edge, None)
+
+
+def risk_filter(otf2: Any, eta: float = RISK_FILTER) -> Any:
+    r""":math:`|\hat g|^2 = |\hat h|^2 / (|\hat h|^2 + \eta)^2` per frequency: the transfer
+    function of :math:`G^*G`, :math:`G = (H^*H + \eta)^{-1}H^*` (``otf2`` is :math:`|\hat h|^2`
+    on a half spectrum, its peak 1)."""
+    return otf2 / (otf2 + eta) ** 2
+
+
+def projected_pure(data: Any, mean: Any, moved: Any, probe: Any, weights: Any,
+                   epsilon: float = RISK_PROBE) -> float:
+    r"""PURE of an estimate's error through :math:`G`, per voxel (see the module notes).
+
+    For :math:`y \sim \mathrm{Poisson}(\mu)` and an estimate of the mean
+    :math:`\hat\mu(y) = A\hat x(y) + b`, the identity
+    :math:`E[\mu_n f(y)] = E[y_n f(y - e_n)]` and a first-order expansion give the
+    unbiased estimate of :math:`\tfrac1N E\lVert G(\hat\mu - \mu)\rVert^2`
+
+    .. math:: \mathrm{PURE}_G = \frac1N\Big[\lVert G(\hat\mu - y)\rVert^2
+              + 2\sum_n y_n \frac{\partial (Q\hat\mu)_n}{\partial y_n}
+              - \sum_n Q_{nn} y_n\Big],
+              \qquad Q = G^*G,
+
+    the divergence by one Monte-Carlo probe (Ramani, Blu & Unser 2008),
+    :math:`\sum_n y_n \partial_n (Q\hat\mu)_n \approx s^\top Q\,
+    (\hat\mu(y + \varepsilon s) - \hat\mu(y))/\varepsilon`, :math:`s = \sqrt y \odot \delta`,
+    :math:`\delta_n = \pm 1`: its expectation over :math:`\delta` is exactly
+    :math:`\sum_n y_n (QJ)_{nn}`. :math:`G` is circulant on the field (``weights`` its
+    :math:`|\hat g|^2` on the half spectrum, :func:`risk_filter`).
+
+    Parameters
+    ----------
+    data : array
+        :math:`y`, in photons.
+    mean, moved : array
+        :math:`\hat\mu(y)` and :math:`\hat\mu(y + \varepsilon s)`, of the data's shape.
+    probe : array
+        :math:`s = \sqrt{y}\odot\delta`.
+    weights : array
+        :math:`|\hat g|^2` on the rfft half spectrum of the data's shape.
+    epsilon : float
+        The probe's step :math:`\varepsilon`.
+    """
+    xp = namespace(data)
+    axes = tuple(range(data.ndim))
+    y = data.astype(np.float64)
+    size = y.size
+    counts = half_spectrum_counts(data.shape[-1], xp)
+    residual = rfftn(mean.astype(np.float64) - y, axes)
+    change = rfftn((moved.astype(np.float64) - mean.astype(np.float64)) / epsilon, axes)
+    probe_hat = rfftn(probe.astype(np.float64), axes)
+    # Parseval on the half spectrum: Σ_n a_n b_n = Σ_k â*_k b̂_k / N
+    weighted = weights * counts
+    fit = float(to_host(xp.sum(weighted * (residual.real**2 + residual.imag**2)))) / size
+    divergence = float(to_host(xp.sum(weighted * (probe_hat.conj() * change).real))) / size
+    diagonal = float(to_host(xp.sum(weighted))) / size  # Q_nn, the same for every n
+    return (fit + 2.0 * divergence - diagonal * float(to_host(xp.sum(y)))) / size
+
+
+def choose_weight_by_risk(risk: Any, method: str) -> WeightChoice:
+    r"""The λ of least estimated risk (PURE, :func:`projected_pure`).
+
+    ``risk(lam)`` solves the problem with weight ``lam`` and returns its risk
+    estimate. The scan evaluates :data:`DISCREPANCY_GRID` (decades from 1 down to
+    1e-5), then half and quarter decades either side of the least: 10 evaluations,
+    the choice within a factor :math:`10^{1/8}` (33 %) of the risk's minimum on
+    the grid. The minimum at an end of the range keeps that end, with a warning.
+    """
+    tried: dict[float, float] = {}
+
+    def r(lam: float) -> float:
+        if lam not in tried:
+            value = float(risk(lam))
+            tried[lam] = value if math.isfinite(value) else math.inf
+        return tried[lam]
+
+    for lam in DISCREPANCY_GRID:
+        r(lam)
+    low, high = min(DISCREPANCY_GRID), max(DISCREPANCY_GRID)
+    best = min(tried, key=tried.get)
+    at_edge = best in (low, high)
+    if at_edge:
+        end = "weakest" if best == low else "smoothest"
+        warnings.warn(
+            f"{method}: lam='pure': the estimated risk has no minimum in [{low:g}, {high:g}]; "
+            f"using the {end}, lam={best:g} (give lam a number to choose otherwise)",
+            stacklevel=3)
+    else:
+        for step in (0.5, 0.25):
+            for side in (-step, step):
+                r(best * 10.0**side)
+            best = min(tried, key=tried.get)
+    grid = sorted(tried)
+    if not math.isfinite(tried[best]):
+        raise ValueError(f"{method}: lam='pure': the risk estimate is not finite at any "
+                         "weight tried; give lam a number")
+    return WeightChoice("lam", float(best), "PURE", tuple(float(v) for v in grid),
+                        tuple(tried[v] for v in grid), at_edge, None)

@@ -20,6 +20,7 @@ from ..solvers import (
     ProximalGradient,
     RichardsonLucy,
 )
+from ._auto import WEIGHT_RULES
 from ._problem import Problem
 from ._registry import Parameter, register
 from ._terms import (
@@ -81,7 +82,7 @@ def _landweber_positive(problem: Problem, gamma: float, clip_negative: bool):
     model="least squares", regularization="Tikhonov (identity or Laplacian)",
     solver="GradientDescent", iterative=True,
     parameters=(Parameter("lam", float, 0.05, "regularization weight λ (relative to ‖A‖² = 1)",
-                          range=(0.0, None), auto=True), REGULARIZATION, GAMMA),
+                          range=(0.0, None), auto=True, rules=WEIGHT_RULES), REGULARIZATION, GAMMA),
     arrays=8, max_iter=100,
 )
 def _tikhonov_miller(problem: Problem, lam: float, regularization: str, gamma: float,
@@ -96,7 +97,7 @@ def _tikhonov_miller(problem: Problem, lam: float, regularization: str, gamma: f
     model="least squares", regularization="Tikhonov (identity or Laplacian), x ≥ 0",
     solver="ProjectedGradient", iterative=True,
     parameters=(Parameter("lam", float, 0.05, "regularization weight λ (relative to ‖A‖² = 1)",
-                          range=(0.0, None), auto=True), REGULARIZATION, GAMMA),
+                          range=(0.0, None), auto=True, rules=WEIGHT_RULES), REGULARIZATION, GAMMA),
     arrays=8, max_iter=100,
 )
 def _ictm(problem: Problem, lam: float, regularization: str, gamma: float, clip_negative: bool):
@@ -107,7 +108,7 @@ def _ictm(problem: Problem, lam: float, regularization: str, gamma: float, clip_
 SPARSITY = (
     Parameter("lam", float, 0.01,
               "weight λ of the sparsity prior, relative to the mean of the data", range=(0.0, None),
-              auto=True),
+              auto=True, rules=WEIGHT_RULES),
     Parameter("prior", str, "l1",
               "‖x‖₁ on x ≥ 0 (sparse objects such as beads) or total variation (slow: inner "
               "iterations per prox)",
@@ -201,7 +202,7 @@ def _richardson_lucy_wb(problem: Problem, alpha: float, beta: float | None, orde
     iterative=True,
     parameters=(Parameter("lam", float, 0.002,
                           "TV weight λ (the gradient normalized by its norm)", range=(0.0, 1.0),
-                          auto=True),),
+                          auto=True, rules=WEIGHT_RULES),),
     arrays=15, max_iter=50,
 )
 def _richardson_lucy_tv(problem: Problem, lam: float, clip_negative: bool):
@@ -238,7 +239,7 @@ def _admm(terms: list, problem: Problem) -> ADMM:
     model="Poisson or least squares", regularization="TV, x ≥ 0", solver="ADMM",
     iterative=True,
     parameters=(Parameter("lam", float, 0.01, "TV weight λ (the gradient normalized by its norm)",
-                          range=(0.0, None), auto=True), DATA),
+                          range=(0.0, None), auto=True, rules=WEIGHT_RULES), DATA),
     arrays=28, max_iter=50, start_from_data=True,
 )
 def _admm_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
@@ -254,7 +255,7 @@ def _admm_tv(problem: Problem, lam: float, data: str, clip_negative: bool):
     solver="ADMM", iterative=True,
     parameters=(Parameter("lam", float, 0.01,
                           "Hessian–Schatten weight λ (the Hessian normalized by its norm)",
-                          range=(0.0, None), auto=True), DATA),
+                          range=(0.0, None), auto=True, rules=WEIGHT_RULES), DATA),
     arrays=35, scratch_mib=24.0,  # the eigen-decompositions' chunks (costs._schatten.CHUNK)
     max_iter=50, start_from_data=True,
 )
@@ -270,7 +271,7 @@ def _admm_hessian(problem: Problem, lam: float, data: str, clip_negative: bool):
     model="Poisson or least squares", regularization="TV, x ≥ 0", solver="ChambollePock",
     iterative=True,
     parameters=(Parameter("lam", float, 0.01, "TV weight λ (the gradient normalized by its norm)",
-                          range=(0.0, None), auto=True), DATA),
+                          range=(0.0, None), auto=True, rules=WEIGHT_RULES), DATA),
     arrays=28, max_iter=300, start_from_data=True,
 )
 def _primal_dual_tv(problem: Problem, lam: float, data: str, clip_negative: bool):

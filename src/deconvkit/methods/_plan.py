@@ -35,14 +35,19 @@ from ..operators._checks import check_spacing
 from ..solvers import Callback, MaxIter, RelativeChange, Result, StoppingRule
 from ._auto import (
     AUTO_WEIGHTS,
+    DEFAULT_WEIGHT_RULE,
     DISCREPANCY_VOXELS,
     DISCREPANCY_WEIGHTS,
     MAX_VOXELS,
+    RISK_PROBE,
     WeightChoice,
     apodize_width,
     central_block,
     choose_weight,
     choose_weight_by_discrepancy,
+    choose_weight_by_risk,
+    projected_pure,
+    risk_filter,
 )
 from ._problem import BOUNDARIES, Constants, Problem, build_problem, check_boundary, statistics
 from ._registry import Method, get
@@ -296,17 +301,37 @@ class Plan:
             return data if data.shape == tuple(problem.shape) else _start_in_domain(problem, data)
         return None
 
-    def _misfit(self, block: Any, region: tuple[slice, ...] | None, lam: float) -> float:
-        """:math:`D/E - 1` of the method's estimate with weight ``lam`` on ``block``
-        (its full iteration count, no early stop): the discrepancy search's one step."""
+    def _trial(self, block: Any, region: tuple[slice, ...] | None,
+               lam: float) -> tuple[Problem, Any]:
+        """The block's problem and the method's estimate (object domain) with weight ``lam``,
+        after its full iteration count (no early stop): one step of a weight search."""
         values = {**self.values, "lam": float(lam)}
         trial = replace(self, values=values, notes=[], weight_choice=None, _on_backend={})
         problem = trial.problem(block, region)
         solver = trial.method.build(problem, clip_negative=values["clip_negative"], **trial.own)
         result = solver.run(x0=trial._start(problem), max_iter=values["max_iter"],
                             stop=MaxIter(values["max_iter"]))
-        model = "poisson" if self.method.poisson(values) else "gaussian"
-        return relative_misfit(problem, result.x, model)
+        return problem, result.x
+
+    def _misfit(self, block: Any, region: tuple[slice, ...] | None, lam: float) -> float:
+        """:math:`D/E - 1` of the method's estimate with weight ``lam`` on ``block``: the
+        discrepancy search's one step."""
+        problem, x = self._trial(block, region, lam)
+        model = "poisson" if self.method.poisson(self.values) else "gaussian"
+        return relative_misfit(problem, x, model)
+
+    def _risk(self, block: Any, moved: Any, probe: Any, weights: Any,
+              region: tuple[slice, ...] | None, lam: float) -> float:
+        """PURE of the estimate with weight ``lam`` on ``block`` (two solves: of the data and
+        of the data moved by ε·``probe``): the risk search's one step."""
+        means = []
+        for data in (block, moved):
+            problem, x = self._trial(data, region, lam)
+            mean = problem.forward @ x
+            b = problem.background
+            mean += b if np.ndim(b) else mean.dtype.type(b)
+            means.append(mean)
+        return projected_pure(block, means[0], means[1], probe, weights, RISK_PROBE)
 
     def _closed_form(self, problem: Problem, truth: Any) -> Result:
         start = time.perf_counter()
@@ -409,8 +434,9 @@ def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None
                   image_shape=tuple(int(n) for n in image.shape), notes=notes, image=image)
     if spec.name in AUTO_WEIGHTS and values[AUTO_WEIGHTS[spec.name][0]] == "auto":
         _choose_weight(chosen)
-    elif spec.name in DISCREPANCY_WEIGHTS and values["lam"] == "auto":
-        _choose_weight_by_discrepancy(chosen)
+    elif spec.name in DISCREPANCY_WEIGHTS and isinstance(values["lam"], str):
+        rule = DEFAULT_WEIGHT_RULE if values["lam"] == "auto" else values["lam"]
+        _choose_iterative_weight(chosen, rule)
     for note in notes:
         logger.info(note)
     return chosen
@@ -425,11 +451,7 @@ def _choose_weight(chosen: Plan) -> None:
     # on the image itself, periodic, its edges blended into the mean (see _auto's notes);
     # a PSF longer than the image along an axis (a thin stack) is cut to it for the choice
     block = to_backend(image if not lazy(image) else np.asarray(image), chosen.backend)
-    psf = chosen.psf
-    if any(p > n for p, n in zip(psf.shape, block.shape)):
-        keep = tuple(min(p, n - (1 - n % 2)) for p, n in zip(psf.shape, block.shape))
-        psf = psf[tuple(slice((p - k) // 2, (p - k) // 2 + k) for p, k in zip(psf.shape, keep))]
-        psf = psf / psf.sum()
+    psf = _psf_within(chosen.psf, block.shape)
     problem = build_problem(block.astype(chosen.dtype, copy=False),
                             to_backend(np.ascontiguousarray(psf), chosen.backend),
                             boundary="periodic", background=chosen._background(region),
@@ -445,23 +467,60 @@ def _choose_weight(chosen: Plan) -> None:
                         f"{choice.parameter}={choice.value:.3g}")
 
 
-def _choose_weight_by_discrepancy(chosen: Plan) -> None:
-    """Fix an iterative method's ``lam="auto"`` by the discrepancy principle (see
-    :func:`~deconvkit.methods._auto.choose_weight_by_discrepancy`), on the whole image or
-    its central block of at most :data:`~deconvkit.methods._auto.DISCREPANCY_VOXELS`."""
+def _choose_iterative_weight(chosen: Plan, rule: str) -> None:
+    """Fix an iterative method's ``lam`` by ``rule`` (``"discrepancy"``: see
+    :func:`~deconvkit.methods._auto.choose_weight_by_discrepancy`; ``"pure"``:
+    :func:`~deconvkit.methods._auto.choose_weight_by_risk`), on the whole image or its
+    central block of at most :data:`~deconvkit.methods._auto.DISCREPANCY_VOXELS`."""
     image, region = chosen.image, None
     if lazy(image) or math.prod(image.shape) > DISCREPANCY_VOXELS:
         region = central_block(image.shape, DISCREPANCY_VOXELS)
         image = image[region]
     block = chosen._block(image)
-    model = "poisson" if chosen.method.poisson(chosen.values) else "gaussian"
-    choice = choose_weight_by_discrepancy(lambda lam: chosen._misfit(block, region, lam),
-                                          chosen.method.name, model)
+    asked = chosen.values["lam"]
+    if rule == "pure":
+        xp = namespace(block)
+        signs = np.random.default_rng(0).integers(0, 2, size=block.shape) * 2.0 - 1.0
+        probe = xp.sqrt(xp.maximum(block.astype(np.float64), 0.0)) * to_backend(
+            signs, chosen.backend)
+        moved = xp.maximum(block + RISK_PROBE * probe, 0.0).astype(chosen.dtype)
+        weights = risk_filter(_field_otf2(chosen, block))
+        choice = choose_weight_by_risk(
+            lambda lam: chosen._risk(block, moved, probe, weights, region, lam),
+            chosen.method.name)
+        solves = 2 * len(choice.grid)
+        what = "projected Poisson risk estimate (PURE)"
+    else:
+        model = "poisson" if chosen.method.poisson(chosen.values) else "gaussian"
+        choice = choose_weight_by_discrepancy(lambda lam: chosen._misfit(block, region, lam),
+                                              chosen.method.name, model)
+        solves = len(choice.grid)
+        what = f"{choice.criterion} principle"
     chosen.values["lam"] = choice.value
     chosen.weight_choice = choice
     where = "" if region is None else (
         " on the central " + "x".join(str(r.stop - r.start) for r in region) + " block")
     chosen.notes.append(
-        f"lam='auto': the {choice.criterion} principle{where} chose lam="
-        f"{choice.value:.3g} ({len(choice.grid)} solves of {chosen.values['max_iter']} "
-        "iterations)")
+        f"lam={asked!r}: the {what}{where} chose lam={choice.value:.3g} ({solves} solves of "
+        f"{chosen.values['max_iter']} iterations)")
+
+
+def _field_otf2(chosen: Plan, block: Any) -> Any:
+    """:math:`|\\hat h|^2` of the plan's PSF, circulant on ``block``'s shape (the PSF cut to it
+    where longer), its peak 1, on the rfft half spectrum (float64)."""
+    psf = _psf_within(chosen.psf, block.shape)
+    problem = build_problem(block, to_backend(np.ascontiguousarray(psf), chosen.backend),
+                            boundary="periodic", background=0.0, spacing=chosen.spacing,
+                            apodize=0, constants=chosen.constants)
+    xp = namespace(block)
+    otf2 = xp.abs(problem.blur.circulant_blocks(np.complex128)[0, 0]) ** 2
+    return otf2 / xp.max(otf2)
+
+
+def _psf_within(psf: Any, shape: tuple[int, ...]) -> Any:
+    """``psf`` cut, centred, to at most ``shape`` (odd sizes; renormalized) where it is longer."""
+    if all(p <= n for p, n in zip(psf.shape, shape)):
+        return psf
+    keep = tuple(min(p, n - (1 - n % 2)) for p, n in zip(psf.shape, shape))
+    psf = psf[tuple(slice((p - k) // 2, (p - k) // 2 + k) for p, k in zip(psf.shape, keep))]
+    return psf / psf.sum()

@@ -18,7 +18,9 @@ class Parameter:
     ``open = (low_open, high_open)`` excludes a bound itself, so ``(0, None)``
     with ``open=(True, False)`` is "> 0". NaN and infinite values are always
     refused: the printed range is exactly what is accepted. ``auto=True`` also
-    accepts the string ``"auto"`` (the plan then chooses the value from the data).
+    accepts the string ``"auto"`` (the plan then chooses the value from the data);
+    ``rules`` names the criteria it may be asked for by name instead (``"pure"``,
+    ``"discrepancy"``: ``"auto"`` is the first of them).
     """
 
     name: str
@@ -29,6 +31,7 @@ class Parameter:
     choices: tuple[Any, ...] | None = None
     open: tuple[bool, bool] = (False, False)
     auto: bool = False
+    rules: tuple[str, ...] = ()
 
     def interval(self) -> str:
         """The accepted range as text: ``[0, inf)``, ``(0, 1)``, ``[1e-06, 1.999]``."""
@@ -39,8 +42,8 @@ class Parameter:
 
     def validate(self, value: Any, method: str) -> Any:
         """The value converted to the parameter's type, or a ValueError that says what is allowed."""
-        if self.auto and isinstance(value, str) and value.lower() == "auto":
-            return "auto"
+        if self.auto and isinstance(value, str) and value.lower() in ("auto", *self.rules):
+            return value.lower()
         if self.choices is not None:
             if value not in self.choices:
                 raise ValueError(
@@ -50,7 +53,7 @@ class Parameter:
             return value
         if self.type in (int, float):
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                also = " or 'auto'" if self.auto else ""
+                also = f" or {self._words()}" if self.auto else ""
                 raise ValueError(f"{method}: {self.name} must be a number{also}, got {value!r}")
             if not math.isfinite(value):
                 raise ValueError(f"{method}: {self.name} must be a finite number in "
@@ -68,6 +71,9 @@ class Parameter:
                 raise ValueError(f"{method}: {self.name} must be True or False, got {value!r}")
         return value
 
+    def _words(self) -> str:
+        return ", ".join(repr(w) for w in ("auto", *self.rules))
+
     def describe(self) -> str:
         """One line: name, type, default, range or choices, help."""
         allowed = ""
@@ -76,7 +82,7 @@ class Parameter:
         elif self.range:
             allowed = f" in {self.interval()}"
         if self.auto:
-            allowed += " or 'auto'"
+            allowed += f" or {self._words()}"
         return f"{self.name} ({self.type.__name__}, default {self.default!r}{allowed}): {self.help}"
 
 
