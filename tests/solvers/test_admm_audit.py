@@ -62,6 +62,30 @@ def test_the_objective_is_the_cost_at_x_not_at_the_split_variables():
     assert "infeasibility" in result.history
 
 
+class CountedValue(costs.MixedNorm21):
+    """The TV norm, counting how often its value is taken."""
+
+    calls = 0
+
+    def _value(self, z):
+        CountedValue.calls += 1
+        return super()._value(z)
+
+
+def test_the_costs_are_evaluated_only_on_the_rows_that_record_the_objective():
+    """Inside the iteration only where the history wants the objective (every 5th row and
+    the last by default): a Hessian–Schatten norm there costs as much as its prox."""
+    terms = poisson_problem()
+    G = Gradient(BIG, spacing=(0.3, 0.1, 0.1), dtype="float64")
+    terms[1] = (0.01 / G.lipschitz) * CountedValue() @ G
+    CountedValue.calls = 0
+    sparse = ADMM(terms).run(max_iter=12).history["objective"]
+    assert CountedValue.calls == sum(np.isfinite(sparse)) == 4  # rows 0, 5, 10 and 12
+    CountedValue.calls = 0
+    ADMM(terms).run(max_iter=12, objective_every=1)
+    assert CountedValue.calls == 13
+
+
 def test_the_estimate_satisfies_the_constraint_and_the_infeasibility_is_reported():
     terms = poisson_problem()
     watch = AtTheXUpdate(terms)

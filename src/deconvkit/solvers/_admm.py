@@ -490,7 +490,7 @@ class ADMM(Solver):
                 rhs = part if rhs is None else rhs.__iadd__(part)
             x_new = self.x_step.solve(rhs, self._x)
             del rhs
-        recording = self._recording
+        recording, wanted = self._recording, self._objective_wanted
         check = (self.balance and (self._k + 1) % self.balance_every == 0
                  and self._k + 1 <= self.balance_until)
         objective, infeasibility = 0.0, 0.0
@@ -499,11 +499,13 @@ class ADMM(Solver):
         for i, (term, rho) in enumerate(zip(self.terms, self._rho)):
             # in place where the old value is not needed again: one A_i x temporary per term
             ax = forwards.pop(i) if i in forwards else term.forward(x_new)
-            if recording:  # the true objective and infeasibility at x, where A_i x is at hand
-                if term.cost.indicator:
+            # the true objective and infeasibility at x, where A_i x is at hand (the
+            # objective only on the rows that record it: a Schatten norm is a second prox)
+            if term.cost.indicator:
+                if recording:
                     infeasibility = max(infeasibility, _relative_distance(term, ax))
-                else:
-                    objective += float(term.cost(ax))
+            elif wanted:
+                objective += float(term.cost(ax))
             u = self._u[i]
             u += ax  # A_i x + u_i, the point whose prox is the new z_i
             z = term.cost.prox(u, 1.0 / rho)
@@ -530,8 +532,8 @@ class ADMM(Solver):
         if check:
             self._rebalance(ratios)
         estimate = self._estimate(x_new)
+        self._values = (estimate, objective) if wanted else None
         if recording:
-            self._values = (estimate, objective)
             self._infeasibility = infeasibility if self._constraints else math.nan
         return estimate
 

@@ -152,8 +152,9 @@ class Solver:
     * ``_iterate(x) -> x_new``: one iteration; it returns a new array (it
       may reuse buffers other than ``x``), or ``x`` itself updated in place
       when ``updates_in_place`` is True;
-    * ``_objective(x) -> float`` when ``tracks_objective`` is True (``_recording``
-      tells ``_iterate`` whether the engine will ask it for this iteration);
+    * ``_objective(x) -> float`` when ``tracks_objective`` is True
+      (``_objective_wanted`` tells ``_iterate`` whether the engine will ask it for
+      this iteration, ``_recording`` whether the iteration is a history row);
     * optionally ``_diagnostics() -> dict`` of extra history values.
 
     A solver that already knows :math:`\|x_{k+1} - x_k\|^2` and
@@ -176,8 +177,11 @@ class Solver:
     shape: tuple[int, ...] = ()
     dtype: Any = np.float32
     #: Set by ``run`` before each ``_iterate``: whether that iteration will be recorded
-    #: (a solver may then compute its objective inside the iteration, where it is cheap).
+    #: (a row of the history), and whether the engine will ask for its objective there
+    #: (every ``objective_every`` rows: a solver may then compute it inside the iteration,
+    #: where it is cheap, and skip it on the other rows, where it is not wanted).
     _recording: bool = True
+    _objective_wanted: bool = True
 
     # -- hooks -----------------------------------------------------------
     def _start(self, x0: Any) -> Any:  # pragma: no cover - abstract
@@ -322,6 +326,8 @@ class Solver:
             prev = x
             self._change = None
             self._recording = k % record_every == 0 or k == max_iter
+            self._objective_wanted = self._recording and self.tracks_objective and (
+                (rows + 1) % objective_every == 0 or k == max_iter)
             x = self._iterate(x)
             state.iteration, state.x, state.recorded = k, x, False
             if k % record_every == 0 or k == max_iter:
