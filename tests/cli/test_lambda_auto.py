@@ -1,5 +1,5 @@
-"""``--lambda auto``: the closed forms' weight by GCV, the iterative methods' by the
-discrepancy principle, written to the sidecar."""
+"""``--lambda auto``: the closed forms' weight by GCV, the iterative methods' by PURE (or
+the discrepancy principle, by name), written to the sidecar."""
 
 import json
 import warnings
@@ -34,23 +34,23 @@ def test_the_command_line_takes_lambda_auto_and_writes_the_choice(tmp_path):
     assert sidecar["parameters"]["lam"] == sidecar["parameters"]["auto_weight"]["value"]
 
 
-def test_an_iterative_method_takes_lambda_auto_with_its_criterion(tmp_path):
+def test_an_iterative_method_takes_lambda_discrepancy_by_name(tmp_path):
     out = _stack_files(tmp_path, "cytoplasm", (12, 32, 32))
     code = main(["deconvolve", str(tmp_path / "y.tif"), str(tmp_path / "psf.tif"),
-                 "--method", "rltv", "--lambda", "auto", "--iter", "10", "--background", "10",
-                 "-o", str(out)])
+                 "--method", "rltv", "--lambda", "discrepancy", "--iter", "10",
+                 "--background", "10", "-o", str(out)])
     assert code == 0
     choice = json.loads(out.with_suffix(".json").read_text())["parameters"]["auto_weight"]
     assert choice["criterion"] == "Poisson discrepancy" and choice["omega"] is None
     assert len(choice["grid"]) == len(choice["scores"]) >= 2
 
 
-def test_an_iterative_method_takes_lambda_pure_by_name(tmp_path):
+def test_an_iterative_methods_lambda_auto_is_pure(tmp_path):
     out = _stack_files(tmp_path, "cytoplasm", (12, 32, 32))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the risk may have its minimum at an end here
         code = main(["deconvolve", str(tmp_path / "y.tif"), str(tmp_path / "psf.tif"),
-                     "--method", "rltv", "--lambda", "pure", "--iter", "5", "--background",
+                     "--method", "rltv", "--lambda", "auto", "--iter", "5", "--background",
                      "10", "-o", str(out)])
     assert code == 0
     parameters = json.loads(out.with_suffix(".json").read_text())["parameters"]
@@ -63,5 +63,5 @@ def test_a_word_that_names_no_rule_is_refused_in_one_line(tmp_path, capsys):
     code = main(["deconvolve", str(tmp_path / "y.tif"), str(tmp_path / "psf.tif"),
                  "--method", "rltv", "--lambda", "gcv", "-o", str(tmp_path / "o.tif")])
     assert code != 0
-    assert "expected a number or 'auto', 'discrepancy', 'pure', got 'gcv'" in \
+    assert "expected a number or 'auto', 'pure', 'discrepancy', got 'gcv'" in \
         capsys.readouterr().err

