@@ -238,3 +238,25 @@ def test_fused_gradient_and_its_adjoint_equal_the_numpy_loops_bit_for_bit(shape,
     np.testing.assert_array_equal(fused, plain)
     fused, plain, _, _ = _both(grad.rmatvec, y.ravel())
     np.testing.assert_array_equal(fused, plain)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("boundary", ["periodic", "neumann"])
+@pytest.mark.parametrize("shape", [(5, 6, 7), (1, 2, 3), (2, 1, 4), (4, 3, 1)])
+def test_the_fused_hessian_equals_the_numpy_one(shape, boundary, dtype):
+    """One pass for the six second-order partials and one for their adjoint, the same
+    values as the NumPy operator's passes (odd, even, 1- and 2-voxel axes, both
+    boundaries)."""
+    from deconvkit.operators import Hessian
+
+    x = np.random.default_rng(5).standard_normal(shape).astype(dtype)
+    operator = Hessian(shape, spacing=(0.3, 0.1, 0.17), boundary=boundary, dtype=dtype)
+    stack = np.random.default_rng(6).standard_normal((6, *shape)).astype(dtype)
+    fused, fused_adjoint = operator @ x, operator.H @ stack
+    assert kernels.hessian3(x, operator.spacing, operator.periodic) is not None
+    assert kernels.hessian3_adjoint(stack, operator.spacing, operator.periodic) is not None
+    with kernels.use_fused(False):
+        assert kernels.hessian3(x, operator.spacing, operator.periodic) is None
+        plain, plain_adjoint = operator @ x, operator.H @ stack
+    np.testing.assert_array_equal(fused, plain)
+    np.testing.assert_array_equal(fused_adjoint, plain_adjoint)

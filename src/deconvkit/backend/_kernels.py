@@ -18,6 +18,8 @@ passes with temporaries:
 :func:`group_norm_sum`         :math:`\sum_n |z_n|` of a stack (the isotropic TV's value)
 :func:`gradient3`              the forward differences of a 3D volume along its three axes, and
                                :func:`gradient3_adjoint` their adjoint, one pass each
+:func:`hessian3`               the six second-order partials of a 3D volume, and
+                               :func:`hessian3_adjoint` their adjoint, one pass each
 :func:`scaled_difference`      :math:`\rho (z - u)`, the ADMM x-step's right-hand side part
 :func:`admm_residuals`         :math:`u \leftarrow u - z` with the squared norms of the primal
                                residual :math:`Ax - z`, of the change of :math:`z`, and of
@@ -54,6 +56,8 @@ __all__ = [
     "fused_available",
     "gradient3",
     "gradient3_adjoint",
+    "hessian3",
+    "hessian3_adjoint",
     "group_norm_sum",
     "group_scale",
     "kl_divergence",
@@ -420,6 +424,25 @@ def gradient3(x: Any, steps: tuple[float, float, float], periodic: bool) -> Any 
         return None
     out = np.empty((3, *x.shape), dtype=x.dtype)
     _numba_call("gradient3", x, out, *(1.0 / h for h in steps), bool(periodic))
+    return out
+
+
+def hessian3(x: Any, steps: tuple[float, float, float], periodic: bool) -> Any | None:
+    """The six second-order partials of a 3D volume, stacked ``(6, *x.shape)`` as
+    :class:`~deconvkit.operators.Hessian`, in one pass; None where no fused kernel applies."""
+    if x.ndim != 3 or not _gradient_applies(x):
+        return None
+    out = np.empty((6, *x.shape), dtype=x.dtype)
+    _numba_call("hessian3", x, out, *(1.0 / h for h in steps), bool(periodic))
+    return out
+
+
+def hessian3_adjoint(y: Any, steps: tuple[float, float, float], periodic: bool) -> Any | None:
+    r""":math:`\sum_c H_c^T y_c` of a stack ``(6, nz, ny, nx)``, fused; None where none applies."""
+    if y.ndim != 4 or y.shape[0] != 6 or not _gradient_applies(y):
+        return None
+    out = np.empty(y.shape[1:], dtype=y.dtype)
+    _numba_call("hessian3_adjoint", y, out, *(1.0 / h for h in steps), bool(periodic))
     return out
 
 

@@ -377,6 +377,72 @@ def gradient3(x, out, inv0, inv1, inv2, periodic):  # pragma: no cover - compile
                     out[2, i, j, k] = zero
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _after(m, n, periodic):  # pragma: no cover - compiled
+    """The index after ``m`` on an axis of ``n``: wrapped (periodic) or -1 (none, Neumann)."""
+    if m + 1 < n:
+        return m + 1
+    return 0 if periodic else -1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _before(m, n, periodic):  # pragma: no cover - compiled
+    """The index before ``m`` on an axis of ``n``: wrapped (periodic) or -1 (none, Neumann)."""
+    if m > 0:
+        return m - 1
+    return n - 1 if periodic else -1
+
+
+@njit(**_OPTIONS)
+def hessian3(x, out, inv0, inv1, inv2, periodic):  # pragma: no cover - compiled
+    """The six second-order partials of a 3D ``x`` into ``out`` (6, *x.shape), one pass.
+
+    Components zz, zy, zx, yy, yx, xx as ``deconvkit.operators.Hessian``:
+    :math:`H_{aa} = -D_a^TD_a`, :math:`H_{ab} = \\sqrt2\\,D_aD_b`, each from the forward
+    differences ``(x[n + e_a] - x[n]) * inv_a`` (0 past a Neumann edge) in ``x``'s
+    precision and in the NumPy operator's order of operations, so the same bits.
+    """
+    nz, ny, nx = x.shape
+    f0 = x.dtype.type(inv0)
+    f1 = x.dtype.type(inv1)
+    f2 = x.dtype.type(inv2)
+    r2 = x.dtype.type(np.sqrt(2.0))
+    zero = x.dtype.type(0)
+    for i in prange(nz):
+        ip = _after(i, nz, periodic)
+        im = _before(i, nz, periodic)
+        for j in range(ny):
+            jp = _after(j, ny, periodic)
+            jm = _before(j, ny, periodic)
+            for k in range(nx):
+                kp = _after(k, nx, periodic)
+                km = _before(k, nx, periodic)
+                v = x[i, j, k]
+                dz = (x[ip, j, k] - v) * f0 if ip >= 0 else zero
+                dy = (x[i, jp, k] - v) * f1 if jp >= 0 else zero
+                dx = (x[i, j, kp] - v) * f2 if kp >= 0 else zero
+                # the differences ending at n (D_a x at n - e_a: x[n] - x[n - e_a])
+                dz_before = (v - x[im, j, k]) * f0 if im >= 0 else zero
+                dy_before = (v - x[i, jm, k]) * f1 if jm >= 0 else zero
+                dx_before = (v - x[i, j, km]) * f2 if km >= 0 else zero
+                out[0, i, j, k] = (dz - dz_before) * f0
+                out[3, i, j, k] = (dy - dy_before) * f1
+                out[5, i, j, k] = (dx - dx_before) * f2
+                if ip >= 0:
+                    dy_next = (x[ip, jp, k] - x[ip, j, k]) * f1 if jp >= 0 else zero
+                    dx_next = (x[ip, j, kp] - x[ip, j, k]) * f2 if kp >= 0 else zero
+                    out[1, i, j, k] = ((dy_next - dy) * f0) * r2
+                    out[2, i, j, k] = ((dx_next - dx) * f0) * r2
+                else:
+                    out[1, i, j, k] = zero * r2
+                    out[2, i, j, k] = zero * r2
+                if jp >= 0:
+                    dx_next = (x[i, jp, kp] - x[i, jp, k]) * f2 if kp >= 0 else zero
+                    out[4, i, j, k] = ((dx_next - dx) * f1) * r2
+                else:
+                    out[4, i, j, k] = zero * r2
+
+
 @njit(cache=True, nogil=True)
 def _difference_adjoint_at(line_prev, line_here, m, n, periodic):  # pragma: no cover - compiled
     """One entry of ``D^T y`` along an axis of ``n`` voxels at index ``m``, before the step."""
@@ -413,3 +479,62 @@ def gradient3_adjoint(y, out, inv0, inv1, inv2, periodic):  # pragma: no cover -
                 b = _difference_adjoint_at(y[1, i, jm, k], y[1, i, j, k], j, ny, periodic) * f1
                 c = _difference_adjoint_at(y[2, i, j, km], y[2, i, j, k], k, nx, periodic) * f2
                 out[i, j, k] = (a + b) + c
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _forward_at(here, after, m, n, periodic):  # pragma: no cover - compiled
+    """One entry of ``D x`` along an axis of ``n`` voxels at index ``m``, before the step."""
+    if not periodic and m == n - 1:
+        return here - here
+    return after - here
+
+
+@njit(**_OPTIONS)
+def hessian3_adjoint(y, out, inv0, inv1, inv2, periodic):  # pragma: no cover - compiled
+    """``out = Σ_c H_cᵀ y[c]`` for a stack ``y`` (6, nz, ny, nx) of Hessian components.
+
+    In the order of ``Hessian._adjoint_apply``:
+    :math:`x = \\sum_b D_b^T\\big(-D_b y_{bb} + \\sqrt2\\sum_{a<b} D_a^T y_{ab}\\big)`,
+    each inner term at the voxel and at its predecessor along ``b``, in ``y``'s precision.
+    """
+    nz, ny, nx = out.shape
+    f0 = y.dtype.type(inv0)
+    f1 = y.dtype.type(inv1)
+    f2 = y.dtype.type(inv2)
+    r2 = y.dtype.type(np.sqrt(2.0))
+    neg = y.dtype.type(-1)
+    for i in prange(nz):
+        im = i - 1 if i > 0 else nz - 1
+        ip = i + 1 if i + 1 < nz else 0
+        for j in range(ny):
+            jm = j - 1 if j > 0 else ny - 1
+            jp = j + 1 if j + 1 < ny else 0
+            for k in range(nx):
+                km = k - 1 if k > 0 else nx - 1
+                kp = k + 1 if k + 1 < nx else 0
+                # b = z: -D_z y_zz
+                here = (_forward_at(y[0, i, j, k], y[0, ip, j, k], i, nz, periodic) * f0) * neg
+                before = (_forward_at(y[0, im, j, k], y[0, i, j, k], im, nz, periodic) * f0) * neg
+                a0 = _difference_adjoint_at(before, here, i, nz, periodic) * f0
+                # b = y: -D_y y_yy + √2 D_zᵀ y_zy
+                here = ((_forward_at(y[3, i, j, k], y[3, i, jp, k], j, ny, periodic) * f1) * neg
+                        + (_difference_adjoint_at(y[1, im, j, k], y[1, i, j, k], i, nz, periodic)
+                           * f0) * r2)
+                before = ((_forward_at(y[3, i, jm, k], y[3, i, j, k], jm, ny, periodic) * f1) * neg
+                          + (_difference_adjoint_at(y[1, im, jm, k], y[1, i, jm, k], i, nz,
+                                                    periodic) * f0) * r2)
+                a1 = _difference_adjoint_at(before, here, j, ny, periodic) * f1
+                # b = x: -D_x y_xx + √2 D_zᵀ y_zx + √2 D_yᵀ y_yx
+                here = (((_forward_at(y[5, i, j, k], y[5, i, j, kp], k, nx, periodic) * f2) * neg
+                         + (_difference_adjoint_at(y[2, im, j, k], y[2, i, j, k], i, nz, periodic)
+                            * f0) * r2)
+                        + (_difference_adjoint_at(y[4, i, jm, k], y[4, i, j, k], j, ny, periodic)
+                           * f1) * r2)
+                before = (((_forward_at(y[5, i, j, km], y[5, i, j, k], km, nx, periodic) * f2)
+                           * neg
+                           + (_difference_adjoint_at(y[2, im, j, km], y[2, i, j, km], i, nz,
+                                                     periodic) * f0) * r2)
+                          + (_difference_adjoint_at(y[4, i, jm, km], y[4, i, j, km], j, ny,
+                                                    periodic) * f1) * r2)
+                a2 = _difference_adjoint_at(before, here, k, nx, periodic) * f2
+                out[i, j, k] = (a0 + a1) + a2
