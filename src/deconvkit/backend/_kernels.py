@@ -319,7 +319,9 @@ def schatten3_map(z: Any, mode: str, tau: float = 0.0) -> tuple[Any, float] | No
         return None
     flat = np.ascontiguousarray(z).reshape(6, -1)
     out = np.empty_like(flat)
-    total = _numba_call("schatten3", flat, out, 0 if mode == "soft" else 1, float(tau))
+    norms = np.empty(flat.shape[1], dtype=np.float32)  # per voxel; summed in float64
+    _numba_call("schatten3", flat, out, norms, 0 if mode == "soft" else 1, float(tau))
+    total = float(np.sum(norms, dtype=np.float64))
     return out.reshape(z.shape), (float(total) if mode == "soft" else math.nan)
 
 
