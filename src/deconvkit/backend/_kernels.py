@@ -422,36 +422,40 @@ def gradient3(x: Any, steps: tuple[float, float, float], periodic: bool) -> Any 
     None where no fused kernel applies (not a C-contiguous float host array,
     numba missing): the caller's NumPy loop runs.
     """
-    if x.ndim != 3 or not _gradient_applies(x):
-        return None
-    out = np.empty((3, *x.shape), dtype=x.dtype)
-    _numba_call("gradient3", x, out, *(1.0 / h for h in steps), bool(periodic))
-    return out
+    return _stacked_differences("gradient3", 3, x, steps, periodic)
+
+
+def gradient3_adjoint(y: Any, steps: tuple[float, float, float], periodic: bool) -> Any | None:
+    r""":math:`\sum_a D_a^T y_a` of a stack ``(3, nz, ny, nx)``, fused; None where none applies."""
+    return _summed_differences("gradient3_adjoint", 3, y, steps, periodic)
 
 
 def hessian3(x: Any, steps: tuple[float, float, float], periodic: bool) -> Any | None:
     """The six second-order partials of a 3D volume, stacked ``(6, *x.shape)`` as
     :class:`~deconvkit.operators.Hessian`, in one pass; None where no fused kernel applies."""
-    if x.ndim != 3 or not _gradient_applies(x):
-        return None
-    out = np.empty((6, *x.shape), dtype=x.dtype)
-    _numba_call("hessian3", x, out, *(1.0 / h for h in steps), bool(periodic))
-    return out
+    return _stacked_differences("hessian3", 6, x, steps, periodic)
 
 
 def hessian3_adjoint(y: Any, steps: tuple[float, float, float], periodic: bool) -> Any | None:
     r""":math:`\sum_c H_c^T y_c` of a stack ``(6, nz, ny, nx)``, fused; None where none applies."""
-    if y.ndim != 4 or y.shape[0] != 6 or not _gradient_applies(y):
+    return _summed_differences("hessian3_adjoint", 6, y, steps, periodic)
+
+
+def _stacked_differences(name: str, components: int, x: Any, steps: tuple[float, ...],
+                         periodic: bool) -> Any | None:
+    """A difference operator's fused forward kernel ``name`` on a 3D ``x``, or None."""
+    if x.ndim != 3 or not _gradient_applies(x):
         return None
-    out = np.empty(y.shape[1:], dtype=y.dtype)
-    _numba_call("hessian3_adjoint", y, out, *(1.0 / h for h in steps), bool(periodic))
+    out = np.empty((components, *x.shape), dtype=x.dtype)
+    _numba_call(name, x, out, *(1.0 / h for h in steps), bool(periodic))
     return out
 
 
-def gradient3_adjoint(y: Any, steps: tuple[float, float, float], periodic: bool) -> Any | None:
-    r""":math:`\sum_a D_a^T y_a` of a stack ``(3, nz, ny, nx)``, fused; None where none applies."""
-    if y.ndim != 4 or y.shape[0] != 3 or not _gradient_applies(y):
+def _summed_differences(name: str, components: int, y: Any, steps: tuple[float, ...],
+                        periodic: bool) -> Any | None:
+    """A difference operator's fused adjoint kernel ``name`` on a stack ``y``, or None."""
+    if y.ndim != 4 or y.shape[0] != components or not _gradient_applies(y):
         return None
     out = np.empty(y.shape[1:], dtype=y.dtype)
-    _numba_call("gradient3_adjoint", y, out, *(1.0 / h for h in steps), bool(periodic))
+    _numba_call(name, y, out, *(1.0 / h for h in steps), bool(periodic))
     return out

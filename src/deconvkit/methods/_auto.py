@@ -308,6 +308,20 @@ def apodize_width(psf_shape: tuple[int, ...], image_shape: tuple[int, ...]) -> i
     return max(1, min(min(n // 2 for n in psf_shape), min(image_shape) // 4))
 
 
+def _remembered(criterion: Any) -> tuple[Any, dict[float, float]]:
+    """``criterion`` evaluated once per λ (∞ where it is not finite), and the table of the
+    values so far (a weight search's curve)."""
+    tried: dict[float, float] = {}
+
+    def value(lam: float) -> float:
+        if lam not in tried:
+            result = float(criterion(lam))
+            tried[lam] = result if math.isfinite(result) else math.inf
+        return tried[lam]
+
+    return value, tried
+
+
 def choose_weight_by_discrepancy(misfit: Any, method: str, model: str) -> WeightChoice:
     r"""The largest λ whose estimate fits the data to the noise level (discrepancy principle).
 
@@ -328,13 +342,7 @@ def choose_weight_by_discrepancy(misfit: Any, method: str, model: str) -> Weight
     prior fits to the noise within 50 iterations, the weakest is also the best on a grid)
     or when even the smoothest fits (the smoothest is used).
     """
-    tried: dict[float, float] = {}
-
-    def g(lam: float) -> float:
-        if lam not in tried:
-            value = float(misfit(lam))
-            tried[lam] = value if math.isfinite(value) else math.inf
-        return tried[lam]
+    g, tried = _remembered(misfit)
 
     above, below = None, None
     for lam in DISCREPANCY_GRID:
@@ -438,13 +446,7 @@ def choose_weight_by_risk(risk: Any, method: str) -> WeightChoice:
     the choice within a factor :math:`10^{1/8}` (33 %) of the risk's minimum on
     the grid. The minimum at an end of the range keeps that end, with a warning.
     """
-    tried: dict[float, float] = {}
-
-    def r(lam: float) -> float:
-        if lam not in tried:
-            value = float(risk(lam))
-            tried[lam] = value if math.isfinite(value) else math.inf
-        return tried[lam]
+    r, tried = _remembered(risk)
 
     for lam in DISCREPANCY_GRID:
         r(lam)
