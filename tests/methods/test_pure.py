@@ -166,3 +166,13 @@ def test_a_weight_rule_is_taken_by_name(word, rule):
 def test_a_closed_form_refuses_a_rule_it_has_not():
     with pytest.raises(ValueError, match="nsr must be a number or 'auto', got 'pure'"):
         dk.methods.get("wif").validate({"nsr": "pure"})
+
+
+@pytest.mark.parametrize("rule", ["auto", "discrepancy"])
+def test_an_image_of_background_alone_is_refused_in_one_line(rule):
+    """Poisson noise about the background and nothing else: no weight to choose."""
+    psf = dk.psf.gaussian((5, 9, 9), SPACING, na=1.2, wavelength=0.52, ni=1.33)
+    y = np.random.default_rng(0).poisson(10.0, (8, 24, 24)).astype(np.float32)
+    with pytest.raises(ValueError, match=rf"rltv: lam='{rule}' needs light above the "
+                                         r"background.*give lam a number"):
+        plan(y, psf, "rltv", lam=rule, background=10.0, max_iter=3)

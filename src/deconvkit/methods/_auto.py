@@ -96,6 +96,7 @@ __all__ = [
     "choose_weight_by_discrepancy",
     "choose_weight_by_risk",
     "gcv_curve",
+    "has_signal",
     "projected_pure",
     "risk_filter",
 ]
@@ -322,7 +323,8 @@ def _remembered(criterion: Any) -> tuple[Any, dict[float, float]]:
     return value, tried
 
 
-def choose_weight_by_discrepancy(misfit: Any, method: str, model: str) -> WeightChoice:
+def choose_weight_by_discrepancy(misfit: Any, method: str, model: str,
+                                 asked: str = "discrepancy") -> WeightChoice:
     r"""The largest λ whose estimate fits the data to the noise level (discrepancy principle).
 
     ``misfit(lam)`` solves the problem with weight ``lam`` (the method's iterations, on the
@@ -355,7 +357,7 @@ def choose_weight_by_discrepancy(misfit: Any, method: str, model: str) -> Weight
         value = DISCREPANCY_GRID[-1]
         at_edge = True
         warnings.warn(
-            f"{method}: lam='auto': no weight in [{DISCREPANCY_GRID[-1]:g}, "
+            f"{method}: lam={asked!r}: no weight in [{DISCREPANCY_GRID[-1]:g}, "
             f"{DISCREPANCY_GRID[0]:g}] fits the data to its noise level within the method's "
             f"iterations; using the weakest, lam={value:g} (raise max_iter, or give lam "
             "a number)", stacklevel=3)
@@ -363,7 +365,7 @@ def choose_weight_by_discrepancy(misfit: Any, method: str, model: str) -> Weight
         value = below
         at_edge = True
         warnings.warn(
-            f"{method}: lam='auto': even lam={below:g} fits the data to its noise level; "
+            f"{method}: lam={asked!r}: even lam={below:g} fits the data to its noise level; "
             f"using it (give lam a number to smooth more)", stacklevel=3)
     else:
         low, high = math.log10(below), math.log10(above)
@@ -437,7 +439,7 @@ def projected_pure(data: Any, mean: Any, moved: Any, probe: Any, weights: Any,
     return (fit + 2.0 * divergence - diagonal * float(to_host(xp.sum(y)))) / size
 
 
-def choose_weight_by_risk(risk: Any, method: str) -> WeightChoice:
+def choose_weight_by_risk(risk: Any, method: str, asked: str = "pure") -> WeightChoice:
     r"""The λ of least estimated risk (PURE, :func:`projected_pure`).
 
     ``risk(lam)`` solves the problem with weight ``lam`` and returns its risk
@@ -456,7 +458,7 @@ def choose_weight_by_risk(risk: Any, method: str) -> WeightChoice:
     if at_edge:
         end = "weakest" if best == low else "smoothest"
         warnings.warn(
-            f"{method}: lam='pure': the estimated risk has no minimum in [{low:g}, {high:g}]; "
+            f"{method}: lam={asked!r}: the estimated risk has no minimum in [{low:g}, {high:g}]; "
             f"using the {end}, lam={best:g} (give lam a number to choose otherwise)",
             stacklevel=3)
     else:
@@ -466,7 +468,19 @@ def choose_weight_by_risk(risk: Any, method: str) -> WeightChoice:
             best = min(tried, key=tried.get)
     grid = sorted(tried)
     if not math.isfinite(tried[best]):
-        raise ValueError(f"{method}: lam='pure': the risk estimate is not finite at any "
+        raise ValueError(f"{method}: lam={asked!r}: the risk estimate is not finite at any "
                          "weight tried; give lam a number")
     return WeightChoice("lam", float(best), "PURE", tuple(float(v) for v in grid),
                         tuple(tried[v] for v in grid), at_edge, None)
+
+
+def has_signal(data: Any, background: Any) -> tuple[bool, float]:
+    r"""Whether ``data`` (photons) hold light above ``background``: the total excess
+    :math:`\sum_n (y_n - b_n)` beyond three standard deviations of its Poisson fluctuation,
+    :math:`3\sqrt{\sum_n b_n}`. Returns the verdict and the mean excess per voxel."""
+    xp = namespace(data)
+    total = float(to_host(xp.sum(data.astype(np.float64))))
+    size = int(np.prod(data.shape))
+    level = float(to_host(xp.sum(background))) if np.ndim(background) else float(background) * size
+    excess = total - level
+    return excess > 3.0 * math.sqrt(max(level, 0.0) + 1.0), excess / size

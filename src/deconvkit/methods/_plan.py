@@ -46,6 +46,7 @@ from ._auto import (
     choose_weight,
     choose_weight_by_discrepancy,
     choose_weight_by_risk,
+    has_signal,
     projected_pure,
     risk_filter,
 )
@@ -478,6 +479,12 @@ def _choose_iterative_weight(chosen: Plan, rule: str) -> None:
         image = image[region]
     block = chosen._block(image)
     asked = chosen.values["lam"]
+    signal, excess = has_signal(block, chosen._background(region))
+    if not signal:
+        raise ValueError(
+            f"{chosen.method.name}: lam={asked!r} needs light above the background, but the "
+            f"image holds none (a mean excess of {excess:.3g} photons a voxel, within the "
+            "noise): give lam a number, or check the background")
     if rule == "pure":
         xp = namespace(block)
         signs = np.random.default_rng(0).integers(0, 2, size=block.shape) * 2.0 - 1.0
@@ -487,13 +494,13 @@ def _choose_iterative_weight(chosen: Plan, rule: str) -> None:
         weights = risk_filter(_field_otf2(chosen, block))
         choice = choose_weight_by_risk(
             lambda lam: chosen._risk(block, moved, probe, weights, region, lam),
-            chosen.method.name)
+            chosen.method.name, asked)
         solves = 2 * len(choice.grid)
         what = "projected Poisson risk estimate (PURE)"
     else:
         model = "poisson" if chosen.method.poisson(chosen.values) else "gaussian"
         choice = choose_weight_by_discrepancy(lambda lam: chosen._misfit(block, region, lam),
-                                              chosen.method.name, model)
+                                              chosen.method.name, model, asked)
         solves = len(choice.grid)
         what = f"{choice.criterion} principle"
     chosen.values["lam"] = choice.value
