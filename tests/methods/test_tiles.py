@@ -4,7 +4,7 @@ Tolerances (relative RMS difference to the untiled result, 5 iterations, a
 12x48x48 stack, measured; see docs/tiles.md for the benchmark at full size):
 the Richardson–Lucy family, RL-TV, the least-squares iterations, the primal-dual
 TV and the Wiener/Tikhonov/Laplacian filters agree within 1 % (measured 0.07 %
-to 0.5 %); rl-wb within 5 % (measured 3.6 %: its unmatched back projector
+to 0.5 %); rl-wb within 5 % (measured 3.5 %: its unmatched back projector
 rings at each block's edge, so the voxels near a tile's border differ while the
 quality is the same: the NRMSE of both to the truth agrees within 0.01); the
 ADMM methods within 2 % (measured 0.7 % and 1.2 %: residual balancing follows

@@ -80,9 +80,10 @@ def test_rl_wb_stays_non_negative_and_fits_the_data_faster(psf):
     fast = RichardsonLucy(data, back_projector=back).run(max_iter=5, objective_every=1)
     plain = RichardsonLucy(data).run(max_iter=5, objective_every=1)
     assert fast.x.min() >= 0
-    objective = np.array(fast.history["objective"])
-    assert np.all(np.diff(objective) < 0)  # it fits the data at every step here
-    assert objective[-1] < plain.history["objective"][-1]  # and faster than matched RL
+    # not a descent method (the back projector is not Aᴴ), but ahead of matched RL at
+    # every one of the first iterations
+    fast_fit, plain_fit = (np.array(r.history["objective"][1:]) for r in (fast, plain))
+    assert np.all(fast_fit < plain_fit)
 
 
 def test_a_back_projector_needs_the_fft_path(psf):
