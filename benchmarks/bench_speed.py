@@ -23,8 +23,10 @@ those is the quality to reach. deconvkit's rl-accelerated history (with the
 truth) gives the first iteration at or below that NRMSE; then ``deconvkit
 deconvolve image.tif psf.tif -m rl-accelerated --iter K`` runs as a whole
 process, is timed and scored the same way, and the ratio of the two times is
-printed. Build deconwolf (GPL; it stays outside this repository): clone
-https://github.com/elgw/deconwolf, ``apt-get install libfftw3-dev libtiff-dev
+printed. Each process's peak resident memory (its own ``ru_maxrss``, what GNU
+time's ``%M`` reports) is printed beside its time, with that of a Python process
+that only imports deconvkit's command line. Build deconwolf (GPL; it stays
+outside this repository): clone https://github.com/elgw/deconwolf, ``apt-get install libfftw3-dev libtiff-dev
 libgsl-dev libpng-dev``, ``cmake -DENABLE_GPU=OFF -B build && make -C build``.
 
 Timings are one run each on a shared machine: indicative, not exact.
@@ -104,35 +106,64 @@ def time_to_best(result) -> tuple[float, int, float]:
     return value, iteration, result.history["time"][row]
 
 
+# Run by a small Python process, so that the command's peak is its own: Linux starts a
+# forked child's ``ru_maxrss`` at its parent's resident size, which here would be the
+# benchmark's gigabyte of arrays.
+_LAUNCHER = """
+import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(time.perf_counter() - start, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
+def run_process(command: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak resident memory in MiB) of ``command`` as a whole process.
+
+    The peak is the process's own ``ru_maxrss`` (``os.wait4`` in a small launcher), the
+    figure GNU time's ``%M`` reports: every page the process touched, an interpreter
+    and its imports included.
+    """
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *command], capture_output=True,
+                          text=True)
+    try:
+        seconds, peak, code = done.stdout.split()
+    except ValueError:
+        code = "?"
+    if done.returncode != 0 or code != "0":
+        raise RuntimeError(f"{command[0]} failed ({code}): {done.stderr[-2000:]}")
+    return float(seconds), int(peak) / 1024.0  # KiB on Linux
+
+
 def run_deconwolf(binary, folder: Path, iterations, threads, background):
-    """(image, whole-process seconds) of deconwolf on ``folder``'s image.tif and psf.tif."""
+    """(image, whole-process seconds, peak MiB) of deconwolf on ``folder``'s image.tif and
+    psf.tif."""
     import tifffile
 
     out = folder / f"dw_{iterations}.tif"
-    start = time.perf_counter()
-    subprocess.run([binary, "--iter", str(iterations), "--threads", str(threads), "--float",
-                    "--bg", str(background), "--overwrite", "--out", str(out),
-                    str(folder / "image.tif"), str(folder / "psf.tif")],
-                   check=True, capture_output=True)
-    seconds = time.perf_counter() - start
-    return tifffile.imread(out), seconds
+    seconds, peak = run_process([binary, "--iter", str(iterations), "--threads", str(threads),
+                                 "--float", "--bg", str(background), "--overwrite", "--out",
+                                 str(out), str(folder / "image.tif"), str(folder / "psf.tif")])
+    return tifffile.imread(out), seconds, peak
 
 
 def run_deconvkit_cli(folder: Path, method, iterations, threads, background):
-    """(image, whole-process seconds) of the ``deconvkit deconvolve`` command."""
+    """(image, whole-process seconds, peak MiB) of the ``deconvkit deconvolve`` command."""
     import sys
 
     import tifffile
 
     out = folder / f"dk_{method}_{iterations}.tif"
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "deconvkit", "deconvolve", str(folder / "image.tif"),
-                    str(folder / "psf.tif"), "-m", method, "--iter", str(iterations),
-                    "--background", str(background), "--threads", str(threads),
-                    "--spacing", *map(str, SPACING), "--dtype", "float32", "--overwrite",
-                    "-q", "-o", str(out)], check=True, capture_output=True)
-    seconds = time.perf_counter() - start
-    return tifffile.imread(out), seconds
+    seconds, peak = run_process(
+        [sys.executable, "-m", "deconvkit", "deconvolve", str(folder / "image.tif"),
+         str(folder / "psf.tif"), "-m", method, "--iter", str(iterations),
+         "--background", str(background), "--threads", str(threads),
+         "--spacing", *map(str, SPACING), "--dtype", "float32", "--overwrite",
+         "-q", "-o", str(out)])
+    return tifffile.imread(out), seconds, peak
 
 
 def against_deconwolf(binary, case_field, case_psf, threads) -> None:
@@ -142,19 +173,26 @@ def against_deconwolf(binary, case_field, case_psf, threads) -> None:
     y, truth, psf, b = make_case(case_field, case_psf, seed=3)
     print(f"\n## Against deconwolf ({binary}): field {text(case_field)}, PSF "
           f"{text(case_psf)}, whole processes, NRMSE with the affine fit")
-    print(f"{'run':28s} {'NRMSE':>8s} {'seconds':>8s}")
+    print(f"{'run':28s} {'NRMSE':>8s} {'seconds':>8s} {'peak MiB':>9s}")
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         tifffile.imwrite(folder / "image.tif", y.astype(np.float32))
         tifffile.imwrite(folder / "psf.tif", psf.astype(np.float32))
         runs = []
         for iterations in (10, 25, 50, 100, 200):
-            image, seconds = run_deconwolf(binary, folder, iterations, threads, b)
+            image, seconds, peak = run_deconwolf(binary, folder, iterations, threads, b)
             value = dk.metrics.nrmse(image, truth)
-            runs.append((value, seconds, iterations))
-            print(f"{'deconwolf ' + str(iterations) + ' it':28s} {value:8.4f} {seconds:8.2f}")
-        target, dw_seconds, dw_iterations = min(runs)
-        print(f"deconwolf's best of those: {target:.4f} ({dw_iterations} it) in {dw_seconds:.2f} s")
+            runs.append((value, seconds, iterations, peak))
+            print(f"{'deconwolf ' + str(iterations) + ' it':28s} {value:8.4f} {seconds:8.2f} "
+                  f"{peak:9.0f}")
+        target, dw_seconds, dw_iterations, dw_peak = min(runs)
+        print(f"deconwolf's best of those: {target:.4f} ({dw_iterations} it) in "
+              f"{dw_seconds:.2f} s, peak {dw_peak:.0f} MiB")
+        import sys
+
+        seconds, peak = run_process([sys.executable, "-c", "import deconvkit.cli"])
+        label = "python, import deconvkit.cli"
+        print(f"{label:28s} {'':8s} {seconds:8.2f} {peak:9.0f}")
         for method in ("rl-accelerated", "rl-wb"):
             with backend.fft_workers(threads):
                 result = dk.methods.run(y, psf, method, max_iter=60, background=b,
@@ -167,10 +205,11 @@ def against_deconwolf(binary, case_field, case_psf, threads) -> None:
                 print(f"{method} does not reach it in 60 iterations (its best: "
                       f"{min(result.history['nrmse']):.4f})")
                 continue
-            image, seconds = run_deconvkit_cli(folder, method, reached[0], threads, b)
+            image, seconds, peak = run_deconvkit_cli(folder, method, reached[0], threads, b)
             value = dk.metrics.nrmse(image, truth)
             print(f"{'deconvkit ' + method + ' ' + str(reached[0]) + ' it':28s} {value:8.4f} "
-                  f"{seconds:8.2f}  {dw_seconds / seconds:.1f}x sooner than deconwolf")
+                  f"{seconds:8.2f} {peak:9.0f}  {dw_seconds / seconds:.1f}x sooner, "
+                  f"{peak / dw_peak:.2f}x the memory of deconwolf")
 
 
 def per_iteration_table(field, psf_shape, threads) -> None:
