@@ -38,11 +38,14 @@ def test_imagej_float32_with_the_default_output_name(data, work):
     assert set(record["versions"]) >= {"deconvkit", "numpy", "scipy"}
     assert record["spacing"] == list(SPACING) and record["spacing_source"] == "file"
     assert record["memory"]["peak_rss_bytes"] > 0 and record["memory"]["estimate_bytes"] > 0
+    # the interpreter's share, taken before the image was read, is part of the peak
+    assert 0 < record["memory"]["runtime_rss_bytes"] <= record["memory"]["peak_rss_bytes"]
     assert record["timings"]["deconvolution"] > 0
     assert record["volumes"][0]["nrmse"] < record["volumes"][0]["nrmse_input"]
     # progress on stderr (iteration, objective, time), summary on stdout
     assert "RichardsonLucy:     20" in done.stderr
     assert "rl_img.tif" in done.stdout and "NRMSE" in done.stdout
+    assert "Python and its libraries" in done.stdout and "the arrays' estimate" in done.stdout
     # the inputs are untouched and only the two outputs were added
     after = snapshot(work)
     assert {k: v for k, v in after.items() if k in before} == before

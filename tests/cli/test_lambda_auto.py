@@ -45,7 +45,7 @@ def test_an_iterative_method_takes_lambda_discrepancy_by_name(tmp_path):
     assert len(choice["grid"]) == len(choice["scores"]) >= 2
 
 
-def test_an_iterative_methods_lambda_auto_is_pure(tmp_path):
+def test_an_iterative_methods_lambda_auto_is_pure(tmp_path, capsys):
     out = _stack_files(tmp_path, "cytoplasm", (12, 32, 32))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the risk may have its minimum at an end here
@@ -54,8 +54,28 @@ def test_an_iterative_methods_lambda_auto_is_pure(tmp_path):
                      "10", "-o", str(out)])
     assert code == 0
     parameters = json.loads(out.with_suffix(".json").read_text())["parameters"]
-    assert parameters["auto_weight"]["criterion"] == "PURE"
-    assert parameters["lam"] == parameters["auto_weight"]["value"]
+    choice = parameters["auto_weight"]
+    assert choice["criterion"] == "PURE"
+    assert parameters["lam"] == choice["value"]
+    # the search says each weight as it goes: the weight, its score, the time so far
+    lines = [line for line in capsys.readouterr().err.splitlines() if "of at most" in line]
+    assert len(lines) == len(choice["grid"])
+    assert lines[0].startswith("deconvkit: note: rltv: lam='auto': weight 1 of at most 10, lam=1:")
+    assert f"PURE {choice['scores'][choice['grid'].index(1.0)]:.4g} (" in lines[0]
+
+
+def test_the_weight_search_is_silent_with_quiet_and_outside_the_command_line(tmp_path, capsys):
+    out = _stack_files(tmp_path, "cytoplasm", (12, 32, 32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["deconvolve", str(tmp_path / "y.tif"), str(tmp_path / "psf.tif"),
+                     "--method", "rltv", "--lambda", "discrepancy", "--iter", "5",
+                     "--background", "10", "-q", "-o", str(out)]) == 0
+        assert "of at most" not in capsys.readouterr().err
+        (y, _), (psf, _) = dk.io.read(tmp_path / "y.tif"), dk.io.read(tmp_path / "psf.tif")
+        dk.methods.plan(y, psf, "rltv", lam="discrepancy", max_iter=5, background=10.0)
+    captured = capsys.readouterr()
+    assert "of at most" not in captured.err + captured.out
 
 
 def test_a_word_that_names_no_rule_is_refused_in_one_line(tmp_path, capsys):

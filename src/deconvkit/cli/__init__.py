@@ -119,7 +119,7 @@ def _main(argv: list[str]) -> int:
     args.messages = Messages(args.quiet)
     debug = args.debug
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), args.messages.weight_search():
             warnings.simplefilter("default")
             warnings.showwarning = _show_warning
             return int(args.handler(args))

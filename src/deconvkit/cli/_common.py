@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import math
 import os
 import re
 import stat
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,31 @@ class Messages:
         """An informative line (suppressed by ``--quiet``)."""
         if not self.quiet:
             print(f"deconvkit: note: {text}", file=self.stream, flush=True)
+
+    @contextlib.contextmanager
+    def weight_search(self) -> Iterator[None]:
+        """Within it, each weight an automatic search tries is a note (the search runs the
+        method up to 20 times before the run proper: minutes on a large block)."""
+        if self.quiet:
+            yield
+            return
+        messages = self
+
+        class Notes(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                messages.note(record.getMessage())
+
+        from ..methods._plan import search_logger as search
+
+        handler = Notes(logging.INFO)
+        level = search.level
+        search.addHandler(handler)
+        search.setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            search.removeHandler(handler)
+            search.setLevel(level)
 
     def warn(self, text: str) -> None:
         """Something the user should check (always shown)."""

@@ -435,6 +435,7 @@ def _memory_check(args: argparse.Namespace, plan: Any, layout: Any,
 def run_command(args: argparse.Namespace) -> int:
     """Check everything, deconvolve volume by volume, write the output and the sidecar."""
     started = time.perf_counter()
+    args.runtime_rss = peak_memory()  # the interpreter and its imports, before any array
     messages = args.messages
     try:
         spec = catalogue.get(args.method)
@@ -667,7 +668,8 @@ def run_command(args: argparse.Namespace) -> int:
         timings["write"] = time.perf_counter() - write_start
         timings["total"] = time.perf_counter() - started
         record["timings"] = timings
-        record["memory"] = {**memory, "peak_rss_bytes": peak_memory()}
+        record["memory"] = {**memory, "peak_rss_bytes": peak_memory(),
+                            "runtime_rss_bytes": args.runtime_rss}
         outputs.publish(record)
     if not args.quiet:
         _summary(spec, parameters, record, output, sidecar)
@@ -763,7 +765,8 @@ def _run_views(args: argparse.Namespace, spec: Any, params: dict, started: float
         outputs.write_image(result.x, None, spacing=None if spacing_source == "assumed"
                             else spacing, axes=axes, dtype=args.dtype)
         record["timings"]["total"] = time.perf_counter() - started
-        record["memory"] = {"peak_rss_bytes": peak_memory()}
+        record["memory"] = {"peak_rss_bytes": peak_memory(),
+                            "runtime_rss_bytes": args.runtime_rss}
         outputs.publish(record)
     if not args.quiet:
         print(f"{len(views)} views, {spec.name}: {result.n_iter} iterations "
@@ -996,7 +999,9 @@ def _summary(spec: catalogue.Method, parameters: dict, record: dict, output: Pat
     total, work = timings["total"], timings["deconvolution"]
     rows.append(("time", f"{total:.2f} s (deconvolution {work:.2f} s)"))
     peak, estimate = format_bytes(memory["peak_rss_bytes"]), format_bytes(memory["estimate_bytes"])
-    rows.append(("memory", f"peak {peak} (estimate {estimate})"))
+    runtime = memory.get("runtime_rss_bytes")
+    of_it = f"Python and its libraries {format_bytes(runtime)} of it; " if runtime else ""
+    rows.append(("memory", f"peak {peak} ({of_it}the arrays' estimate {estimate})"))
     rows.append(("output", f"{output} ({record['output']['dtype']}), {sidecar}"))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

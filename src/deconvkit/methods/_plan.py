@@ -36,6 +36,8 @@ from ..solvers import Callback, MaxIter, RelativeChange, Result, StoppingRule
 from ._auto import (
     AUTO_WEIGHTS,
     DEFAULT_WEIGHT_RULE,
+    DISCREPANCY_GRID,
+    DISCREPANCY_STEPS,
     DISCREPANCY_VOXELS,
     DISCREPANCY_WEIGHTS,
     MAX_VOXELS,
@@ -66,6 +68,10 @@ from ._validate import (
 __all__ = ["Plan", "memory_estimate", "plan"]
 
 logger = logging.getLogger("deconvkit")
+#: One INFO record per weight a search has tried (the weight, its criterion, the time so
+#: far): an iterative method's search runs its solver 6 to 20 times, minutes on a large
+#: block. Silent unless a handler is attached (the command line attaches one).
+search_logger = logging.getLogger("deconvkit.weight_search")
 
 #: ``keep=`` choices of :meth:`Plan.solve`.
 KEEP = ("last", "best")
@@ -492,15 +498,19 @@ def _choose_iterative_weight(chosen: Plan, rule: str) -> None:
             signs, chosen.backend)
         moved = xp.maximum(block + RISK_PROBE * probe, 0.0).astype(chosen.dtype)
         weights = risk_filter(_field_otf2(chosen, block))
-        choice = choose_weight_by_risk(
+        criterion = _reported(
             lambda lam: chosen._risk(block, moved, probe, weights, region, lam),
-            chosen.method.name, asked)
+            f"{chosen.method.name}: lam={asked!r}", "PURE",
+            len(DISCREPANCY_GRID) + 4)  # the decades, then ±½ and ±¼ decade
+        choice = choose_weight_by_risk(criterion, chosen.method.name, asked)
         solves = 2 * len(choice.grid)
         what = "projected Poisson risk estimate (PURE)"
     else:
         model = "poisson" if chosen.method.poisson(chosen.values) else "gaussian"
-        choice = choose_weight_by_discrepancy(lambda lam: chosen._misfit(block, region, lam),
-                                              chosen.method.name, model, asked)
+        criterion = _reported(lambda lam: chosen._misfit(block, region, lam),
+                              f"{chosen.method.name}: lam={asked!r}", "misfit D/E - 1",
+                              len(DISCREPANCY_GRID) + DISCREPANCY_STEPS)
+        choice = choose_weight_by_discrepancy(criterion, chosen.method.name, model, asked)
         solves = len(choice.grid)
         what = f"{choice.criterion} principle"
     chosen.values["lam"] = choice.value
@@ -510,6 +520,22 @@ def _choose_iterative_weight(chosen: Plan, rule: str) -> None:
     chosen.notes.append(
         f"lam={asked!r}: the {what}{where} chose lam={choice.value:.3g} ({solves} solves of "
         f"{chosen.values['max_iter']} iterations)")
+
+
+def _reported(criterion: Any, search: str, name: str, at_most: int) -> Any:
+    """``criterion`` that logs each weight it is asked for to :data:`search_logger`."""
+    start = time.perf_counter()
+    count = 0
+
+    def value(lam: float) -> float:
+        nonlocal count
+        result = criterion(lam)
+        count += 1
+        search_logger.info("%s: weight %d of at most %d, lam=%.3g: %s %.4g (%.0f s)", search,
+                           count, at_most, lam, name, result, time.perf_counter() - start)
+        return result
+
+    return value
 
 
 def _field_otf2(chosen: Plan, block: Any) -> Any:
