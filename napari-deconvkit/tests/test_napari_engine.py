@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import numpy as np
@@ -119,3 +120,31 @@ def test_cancel_raises_inside_the_callback_and_returns_nothing(tiny_stack, tiny_
     with pytest.raises(Cancelled):
         execute(job, report, cancel)
     assert seen == [1, 2]  # stopped at the iteration after the request, not at 1000
+
+
+def test_cancel_stops_an_automatic_weight_search(tiny_stack, tiny_psf):
+    """The search runs the method up to 20 times before the plan is made: Cancel reaches it."""
+    cancel = threading.Event()
+    tried = []
+
+    class CancelAtTheFirstWeight(logging.Handler):
+        def emit(self, record):
+            tried.append(record.getMessage())
+            cancel.set()
+
+    search = logging.getLogger("deconvkit.weight_search")
+    handler = CancelAtTheFirstWeight()
+    search.addHandler(handler)
+    search.setLevel(logging.INFO)
+    seen = []
+    try:
+        job = Job(tiny_stack, layout(tiny_stack.shape, "ZYX"), [tiny_psf], "rltv",
+                  {"lam": "discrepancy", "max_iter": 20, "background": 5.0,
+                   "spacing": SPACING})
+        with pytest.raises(Cancelled):
+            execute(job, lambda done, total: seen.append(done), cancel)
+    finally:
+        search.removeHandler(handler)
+        search.setLevel(logging.NOTSET)
+    assert len(tried) == 1 and "weight 1 of at most" in tried[0]  # not the other weights
+    assert seen == []  # the run proper never began

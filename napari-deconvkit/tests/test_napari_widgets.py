@@ -6,6 +6,8 @@ napari's ``ViewerModel`` (all it uses: layers, dims, grid), which is much cheape
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
@@ -98,6 +100,24 @@ def test_a_weight_chosen_by_auto_is_reported(model, wait, tiny_stack, tiny_psf):
     meta = model.layers[-1].metadata
     assert meta["auto_weight"].startswith(text)
     assert meta["runs"][0]["auto_weight"] == pytest.approx(choice["value"])
+
+
+def test_an_automatic_search_says_each_weight_in_the_status_line(model, wait, tiny_stack,
+                                                                 tiny_psf):
+    image = _add(model, tiny_stack, "stack")
+    psf = _add(model, tiny_psf, "psf")
+    widget = _deconvolution(model, image, psf, "rltv", background=5.0, max_iter=5)
+    widget.form.lam.auto.value = True
+    shown = []  # the status line as each note arrives (after the panel's own slot set it)
+    widget.panel._emitter.noted.connect(lambda _: shown.append(widget.panel.status.value))
+    widget.run()
+    wait(widget.panel)
+    notes = [text for text in shown if text.startswith("running: ")]
+    assert notes and notes[0].startswith("running: rltv: lam='auto': weight 1 of at most 10, "
+                                         "lam=1: PURE "), shown
+    assert widget.panel.status.value.startswith("done in ")
+    # the panel stops listening when its run ends
+    assert logging.getLogger("deconvkit.weight_search").handlers == []
 
 
 def test_a_model_psf_is_sampled_like_the_image(model, wait, tiny_stack):

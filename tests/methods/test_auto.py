@@ -18,6 +18,7 @@ from deconvkit.methods._auto import (
 from deconvkit.methods._problem import build_problem
 from deconvkit.methods._stopping import expected_discrepancy
 from deconvkit.operators import extended_shape
+from deconvkit.solvers import Callback
 
 SPACING = (0.2, 0.1, 0.1)
 
@@ -224,3 +225,34 @@ def test_tiles_of_an_iterative_auto_weight_use_the_plans_choice(cytoplasm):
     other = dk.deconvolve(y, psf, "rltv", lam=chosen.values["lam"] * 4, tile_shape=tiles,
                           **common)
     assert not np.array_equal(automatic, other)  # the weight does matter here
+
+
+def test_the_search_callbacks_see_every_trial_solve_and_can_stop_the_search(cytoplasm):
+    """``search_callbacks`` reach the trial solves (a user interface cancels through them);
+    the plan keeps none afterwards, so it can travel to tiles and workers."""
+    y, _, psf = cytoplasm
+    common = dict(spacing=SPACING, background=10.0, lam="discrepancy", max_iter=4)
+
+    class Count(Callback):
+        def __init__(self):
+            self.begun, self.steps = 0, 0
+
+        def begin(self, state):
+            self.begun += 1
+
+        def step(self, state):
+            self.steps += 1
+
+    count = Count()
+    chosen = plan(y, psf, "rltv", search_callbacks=[count], **common)
+    assert count.begun == len(chosen.weight_choice.grid) and count.steps == 4 * count.begun
+    assert chosen.search_callbacks == ()
+
+    class Stop(Callback):
+        def step(self, state):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        plan(y, psf, "rltv", search_callbacks=[Stop()], **common)
+    # a fixed weight has no search: the callbacks are never called
+    plan(y, psf, "rltv", search_callbacks=[Stop()], **{**common, "lam": 0.01})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -235,6 +236,34 @@ class _Emitter(QObject):
     """Carries progress from the worker thread to the main thread (a queued Qt signal)."""
 
     progressed = Signal(int, int)
+    noted = Signal(str)
+
+
+class _SearchNotes(logging.Handler):
+    """The weights an automatic search tries (``deconvkit.weight_search``), from one thread
+    (the panel's worker), to the panel's status line."""
+
+    def __init__(self, emitter: _Emitter) -> None:
+        super().__init__(logging.INFO)
+        self.emitter = emitter
+        self.thread: int | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.emitter.noted.emit(record.getMessage())
+
+
+def _listen(handler: logging.Handler, on: bool = True) -> None:
+    """Attach (detach) ``handler`` to deconvkit's weight-search log, which is silent (its
+    level unset) while no panel listens."""
+    search = logging.getLogger("deconvkit.weight_search")
+    if on:
+        search.addHandler(handler)
+        search.setLevel(logging.INFO)
+    else:
+        search.removeHandler(handler)
+        if not search.handlers:
+            search.setLevel(logging.NOTSET)
 
 
 class RunPanel(widgets.Container):
@@ -267,6 +296,8 @@ class RunPanel(widgets.Container):
         self.cancel_button.clicked.connect(self.cancel)
         self._emitter = _Emitter()
         self._emitter.progressed.connect(self._on_progress)
+        self._emitter.noted.connect(self._on_note)
+        self._notes = _SearchNotes(self._emitter)
         self._cancel = threading.Event()
         self._started = 0.0
         self.worker: Any = None
@@ -283,6 +314,10 @@ class RunPanel(widgets.Container):
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.max = max(total, 1)
         self.progress.value = min(done, self.progress.max)
+
+    def _on_note(self, text: str) -> None:
+        if self.running and not self._cancel.is_set():
+            self.status.value = f"running: {text}"
 
     def fail(self, error: BaseException | str) -> None:
         """Show one clear message: in the status line and as a napari notification."""
@@ -302,8 +337,14 @@ class RunPanel(widgets.Container):
             return None
         self._cancel = threading.Event()
         self.last_error = ""
+        notes = self._notes
+
+        def in_worker(report: Callable, cancel: threading.Event) -> Any:
+            notes.thread = threading.get_ident()  # this run's search notes, not another panel's
+            return fn(report, cancel)
+
         # errors are ours to show (_on_error): napari must not re-raise them in the event loop
-        worker = create_worker(fn, self.report, self._cancel, _start_thread=False,
+        worker = create_worker(in_worker, self.report, self._cancel, _start_thread=False,
                                _ignore_errors=True)
 
         def returned(value: Any) -> None:
@@ -325,6 +366,7 @@ class RunPanel(widgets.Container):
         self.progress.max = 0 if busy else 1  # max 0: a busy indicator
         self.status.value = "running..."
         self._started = time.perf_counter()
+        _listen(notes)
         worker.start()
         return worker
 
@@ -340,6 +382,7 @@ class RunPanel(widgets.Container):
             self.fail(error)
 
     def _on_finished(self) -> None:
+        _listen(self._notes, False)
         self.worker = None
         self.run_button.enabled = True
         self.cancel_button.enabled = False

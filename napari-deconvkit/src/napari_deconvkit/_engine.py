@@ -215,6 +215,17 @@ class Progress(Callback):
         self.check()
 
 
+class SearchGuard(Callback):
+    """Cancels an automatic weight search (its trial solves) on request; reports nothing,
+    so the progress bar stays the run's."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def step(self, state: Any) -> None:
+        self.progress.check()
+
+
 @dataclass
 class Outcome:
     """The restored layer data and the per-volume :class:`~deconvkit.solvers.Result`s."""
@@ -333,6 +344,7 @@ def execute(job: Job, report: Callable[[int, int], None] | None = None,
             volume = np.asarray(job.data[index])
             start = {"x0": previous} if job.warm_start and previous is not None else {}
             result = methods.run(volume, job.psfs[c], job.method, callbacks=[progress],
+                                 search_callbacks=[SearchGuard(progress)],
                                  **job.params, **start)
             if out is None:
                 dtype = np.float64 if result.x.dtype == np.float64 else np.float32

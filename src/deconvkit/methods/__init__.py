@@ -70,6 +70,7 @@ def run(
     backend: str | None = None,
     tile_shape: Any = None,
     overlap: Any = None,
+    search_callbacks: Iterable[Callback] = (),
     **params: Any,
 ) -> Result:
     r"""Deconvolve ``image`` by ``method`` and return the full :class:`~deconvkit.solvers.Result`.
@@ -112,6 +113,9 @@ def run(
         Solve in tiles with a halo (see :func:`deconvolve`); the result then has
         no per-iteration history (the tiles run in parallel) and callbacks are
         not called.
+    search_callbacks : iterable of Callback
+        Called at every iteration of an automatic weight search's trial solves
+        (see :func:`plan`).
     **params
         The method's parameters and the common ones: ``boundary``
         (``"extended"`` default, ``"periodic"``, ``"reflect"``),
@@ -133,7 +137,8 @@ def run(
                              "apply to one view")
         return run_views(image, psf, method, ground_truth=ground_truth, callbacks=callbacks,
                          progress=progress, record_every=record_every, keep=keep, **params)
-    chosen = plan(image, psf, method, backend=backend, **params)
+    chosen = plan(image, psf, method, backend=backend, search_callbacks=search_callbacks,
+                  **params)
     if tile_shape is not None or overlap is not None:
         layout = tiling(chosen, "auto" if tile_shape is None else tile_shape, overlap)
         x = solve_tiled(chosen, image, layout)

@@ -135,6 +135,8 @@ class Plan:
     weight_choice : WeightChoice or None
         With ``lam="auto"`` (``nsr``): the weight generalized cross-validation chose
         and its curve.
+    search_callbacks : tuple of Callback
+        The weight search's callbacks while :func:`plan` runs it; empty afterwards.
     """
 
     method: Method
@@ -150,6 +152,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     image: Any = field(default=None, repr=False)
     weight_choice: WeightChoice | None = None
+    search_callbacks: tuple[Callback, ...] = field(default=(), repr=False)
     _on_backend: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- what the plan fixed ----------------------------------------------------------
@@ -317,7 +320,7 @@ class Plan:
         problem = trial.problem(block, region)
         solver = trial.method.build(problem, clip_negative=values["clip_negative"], **trial.own)
         result = solver.run(x0=trial._start(problem), max_iter=values["max_iter"],
-                            stop=MaxIter(values["max_iter"]))
+                            stop=MaxIter(values["max_iter"]), callbacks=self.search_callbacks)
         return problem, result.x
 
     def _misfit(self, block: Any, region: tuple[slice, ...] | None, lam: float) -> float:
@@ -374,7 +377,7 @@ def _start_in_domain(problem: Problem, x0: Any) -> Any:
 
 
 def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None,
-         **params: Any) -> Plan:
+         search_callbacks: Iterable[Callback] = (), **params: Any) -> Plan:
     r"""Check the inputs once and fix every whole-volume decision: the :class:`Plan`.
 
     Parameters
@@ -390,6 +393,12 @@ def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None
     backend : {"numpy", "cupy", "auto"}, optional
         Where blocks are solved; by default where ``image`` lives (CuPy arrays
         on the GPU, everything else on the host).
+    search_callbacks : iterable of Callback, optional
+        Called at every iteration of an automatic weight search's trial solves
+        (``lam="auto"``, ``"pure"``, ``"discrepancy"`` of an iterative method: 6 to 20
+        runs of the method before the plan is made), e.g. to cancel the search
+        from a user interface by raising in ``step``. Each weight tried is also
+        logged, at INFO, to the ``deconvkit.weight_search`` logger.
     **params
         The method's parameters and the common ones (``boundary``,
         ``background``, ``spacing``, ``apodize``; for iterative methods
@@ -438,12 +447,14 @@ def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None
         poisson_problem(constants.negative, constants.minimum, values["clip_negative"], spec.name)
     chosen = Plan(method=spec, values=values, psf=prepared, spacing=spacing, boundary=boundary,
                   background=background, constants=constants, backend=where, dtype=dtype,
-                  image_shape=tuple(int(n) for n in image.shape), notes=notes, image=image)
+                  image_shape=tuple(int(n) for n in image.shape), notes=notes, image=image,
+                  search_callbacks=tuple(search_callbacks))
     if spec.name in AUTO_WEIGHTS and values[AUTO_WEIGHTS[spec.name][0]] == "auto":
         _choose_weight(chosen)
     elif spec.name in DISCREPANCY_WEIGHTS and isinstance(values["lam"], str):
         rule = DEFAULT_WEIGHT_RULE if values["lam"] == "auto" else values["lam"]
         _choose_iterative_weight(chosen, rule)
+    chosen.search_callbacks = ()  # the search's alone: a plan travels to tiles and workers
     for note in notes:
         logger.info(note)
     return chosen
