@@ -135,8 +135,6 @@ class Plan:
     weight_choice : WeightChoice or None
         With ``lam="auto"`` (``nsr``): the weight generalized cross-validation chose
         and its curve.
-    search_callbacks : tuple of Callback
-        The weight search's callbacks while :func:`plan` runs it; empty afterwards.
     """
 
     method: Method
@@ -152,7 +150,6 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     image: Any = field(default=None, repr=False)
     weight_choice: WeightChoice | None = None
-    search_callbacks: tuple[Callback, ...] = field(default=(), repr=False)
     _on_backend: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- what the plan fixed ----------------------------------------------------------
@@ -311,32 +308,35 @@ class Plan:
             return data if data.shape == tuple(problem.shape) else _start_in_domain(problem, data)
         return None
 
-    def _trial(self, block: Any, region: tuple[slice, ...] | None,
-               lam: float) -> tuple[Problem, Any]:
+    def _trial(self, block: Any, region: tuple[slice, ...] | None, lam: float,
+               callbacks: Iterable[Callback] = ()) -> tuple[Problem, Any]:
         """The block's problem and the method's estimate (object domain) with weight ``lam``,
-        after its full iteration count (no early stop): one step of a weight search."""
+        after its full iteration count (no early stop): one step of a weight search
+        (``callbacks``: the search's, see :func:`plan`)."""
         values = {**self.values, "lam": float(lam)}
         trial = replace(self, values=values, notes=[], weight_choice=None, _on_backend={})
         problem = trial.problem(block, region)
         solver = trial.method.build(problem, clip_negative=values["clip_negative"], **trial.own)
         result = solver.run(x0=trial._start(problem), max_iter=values["max_iter"],
-                            stop=MaxIter(values["max_iter"]), callbacks=self.search_callbacks)
+                            stop=MaxIter(values["max_iter"]), callbacks=callbacks)
         return problem, result.x
 
-    def _misfit(self, block: Any, region: tuple[slice, ...] | None, lam: float) -> float:
+    def _misfit(self, block: Any, region: tuple[slice, ...] | None, lam: float,
+                callbacks: Iterable[Callback] = ()) -> float:
         """:math:`D/E - 1` of the method's estimate with weight ``lam`` on ``block``: the
         discrepancy search's one step."""
-        problem, x = self._trial(block, region, lam)
+        problem, x = self._trial(block, region, lam, callbacks)
         model = "poisson" if self.method.poisson(self.values) else "gaussian"
         return relative_misfit(problem, x, model)
 
     def _risk(self, block: Any, moved: Any, probe: Any, weights: Any,
-              region: tuple[slice, ...] | None, lam: float) -> float:
+              region: tuple[slice, ...] | None, lam: float,
+              callbacks: Iterable[Callback] = ()) -> float:
         """PURE of the estimate with weight ``lam`` on ``block`` (two solves: of the data and
         of the data moved by ε·``probe``): the risk search's one step."""
         means = []
         for data in (block, moved):
-            problem, x = self._trial(data, region, lam)
+            problem, x = self._trial(data, region, lam, callbacks)
             mean = problem.forward @ x
             b = problem.background
             mean += b if np.ndim(b) else mean.dtype.type(b)
@@ -447,14 +447,12 @@ def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None
         poisson_problem(constants.negative, constants.minimum, values["clip_negative"], spec.name)
     chosen = Plan(method=spec, values=values, psf=prepared, spacing=spacing, boundary=boundary,
                   background=background, constants=constants, backend=where, dtype=dtype,
-                  image_shape=tuple(int(n) for n in image.shape), notes=notes, image=image,
-                  search_callbacks=tuple(search_callbacks))
+                  image_shape=tuple(int(n) for n in image.shape), notes=notes, image=image)
     if spec.name in AUTO_WEIGHTS and values[AUTO_WEIGHTS[spec.name][0]] == "auto":
         _choose_weight(chosen)
     elif spec.name in DISCREPANCY_WEIGHTS and isinstance(values["lam"], str):
         rule = DEFAULT_WEIGHT_RULE if values["lam"] == "auto" else values["lam"]
-        _choose_iterative_weight(chosen, rule)
-    chosen.search_callbacks = ()  # the search's alone: a plan travels to tiles and workers
+        _choose_iterative_weight(chosen, rule, tuple(search_callbacks))
     for note in notes:
         logger.info(note)
     return chosen
@@ -485,11 +483,13 @@ def _choose_weight(chosen: Plan) -> None:
                         f"{choice.parameter}={choice.value:.3g}")
 
 
-def _choose_iterative_weight(chosen: Plan, rule: str) -> None:
+def _choose_iterative_weight(chosen: Plan, rule: str,
+                             callbacks: tuple[Callback, ...] = ()) -> None:
     """Fix an iterative method's ``lam`` by ``rule`` (``"discrepancy"``: see
     :func:`~deconvkit.methods._auto.choose_weight_by_discrepancy`; ``"pure"``:
     :func:`~deconvkit.methods._auto.choose_weight_by_risk`), on the whole image or its
-    central block of at most :data:`~deconvkit.methods._auto.DISCREPANCY_VOXELS`."""
+    central block of at most :data:`~deconvkit.methods._auto.DISCREPANCY_VOXELS`;
+    ``callbacks`` go to every trial solve."""
     image, region = chosen.image, None
     if lazy(image) or math.prod(image.shape) > DISCREPANCY_VOXELS:
         region = central_block(image.shape, DISCREPANCY_VOXELS)
@@ -510,7 +510,7 @@ def _choose_iterative_weight(chosen: Plan, rule: str) -> None:
         moved = xp.maximum(block + RISK_PROBE * probe, 0.0).astype(chosen.dtype)
         weights = risk_filter(_field_otf2(chosen, block))
         criterion = _reported(
-            lambda lam: chosen._risk(block, moved, probe, weights, region, lam),
+            lambda lam: chosen._risk(block, moved, probe, weights, region, lam, callbacks),
             f"{chosen.method.name}: lam={asked!r}", "PURE",
             len(DISCREPANCY_GRID) + 4)  # the decades, then ±½ and ±¼ decade
         choice = choose_weight_by_risk(criterion, chosen.method.name, asked)
@@ -518,7 +518,7 @@ def _choose_iterative_weight(chosen: Plan, rule: str) -> None:
         what = "projected Poisson risk estimate (PURE)"
     else:
         model = "poisson" if chosen.method.poisson(chosen.values) else "gaussian"
-        criterion = _reported(lambda lam: chosen._misfit(block, region, lam),
+        criterion = _reported(lambda lam: chosen._misfit(block, region, lam, callbacks),
                               f"{chosen.method.name}: lam={asked!r}", "misfit D/E - 1",
                               len(DISCREPANCY_GRID) + DISCREPANCY_STEPS)
         choice = choose_weight_by_discrepancy(criterion, chosen.method.name, model, asked)
