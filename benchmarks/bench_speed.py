@@ -26,8 +26,9 @@ process, is timed and scored the same way, and the ratio of the two times is
 printed. Each process's peak resident memory (its own ``ru_maxrss``, what GNU
 time's ``%M`` reports) is printed beside its time, with that of a Python process
 that only imports deconvkit's command line. Build deconwolf (GPL; it stays
-outside this repository): clone https://github.com/elgw/deconwolf, ``apt-get install libfftw3-dev libtiff-dev
-libgsl-dev libpng-dev``, ``cmake -DENABLE_GPU=OFF -B build && make -C build``.
+outside this repository): clone https://github.com/elgw/deconwolf, ``apt-get
+install libfftw3-dev libtiff-dev libgsl-dev libpng-dev``, ``cmake -DENABLE_GPU=OFF
+-B build && make -C build``.
 
 Timings are one run each on a shared machine: indicative, not exact.
 """
