@@ -121,7 +121,8 @@ class RichardsonLucy(Solver):
         little: 0.528 -> 0.547 of the raw NRMSE on a small Gaussian case); a low
         floor lets the ringing voxels run away on small tiles (3x3
         tiles of 12x48x48: tiled and whole differ by 3.5 % with 0.02, 3.6 % with 0.05,
-        4.4 % with 0.01; 1e-3 diverged at 10 iterations).
+        4.4 % with 0.01; 1e-3 diverged at 10 iterations;
+        ``python benchmarks/bench_wb_margin.py``).
     track_objective : bool
         Record the negative log-likelihood (plus the regularizer): every
         ``objective_every`` recorded rows of :meth:`run` (10 by default: the
@@ -139,6 +140,10 @@ class RichardsonLucy(Solver):
     """
 
     name = "RichardsonLucy"
+    #: The default ``floor``, and the default with a back projector (see ``floor``;
+    #: ``benchmarks/bench_wb_margin.py`` measures the latter).
+    floor_default = 1e-3
+    back_projector_floor = 0.02
     objective_note = "the Poisson negative log-likelihood (as the data cost defines it) + regularizer"
     default_objective_every = 10
 
@@ -165,7 +170,7 @@ class RichardsonLucy(Solver):
         if not 0 <= alpha_max < 1:
             raise ValueError(f"alpha_max must be in [0, 1), got {alpha_max!r}")
         if floor is None:
-            floor = 1e-3 if back_projector is None else 0.02
+            floor = self.floor_default if back_projector is None else self.back_projector_floor
         if not 0 <= floor < 1:
             raise ValueError(f"floor must be in [0, 1), got {floor!r}")
         self.data, self.poisson, self.op = data, cost, op
