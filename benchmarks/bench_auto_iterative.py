@@ -4,7 +4,7 @@ discrepancy principle and the projected Poisson risk estimate (PURE).
 Run: python benchmarks/bench_auto_iterative.py [--quick]
      [--methods rltv admm-tv admm-hessian ictm fista]
      [--cases cytoplasm:50 cytoplasm:300 filaments:300 beads:1000] [--rules discrepancy pure]
-     [--seed 0] [--threads 2]
+     [--seed 0] [--eta 1e-3|plain] [--threads 2]
 
 For simulated widefield stacks (16x64x64, vectorial PSF NA 1.3 oil 15x31x31,
 voxels 0.2 x 0.1 x 0.1 µm, background 10, Poisson counts) each method runs
@@ -19,13 +19,18 @@ NRMSE, then per rule the chosen λ, the ratio of its NRMSE to the grid's best
 is rl-accelerated's best iterate (with the truth, 200 iterations): the figure
 a regularized method must beat to earn its place. ``--seed S`` draws another
 object (seed S) and noise (seed S + 1): the rules' constants were set on seed 0.
+``--eta E`` runs PURE with the projection's η = E instead of the default
+(``deconvkit.methods._auto.RISK_FILTER``), ``--eta plain`` with no projection
+(G = I: the prediction's error), as η was chosen.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 import warnings
+from unittest import mock
 
 import numpy as np
 
@@ -56,7 +61,17 @@ def main() -> None:
                         choices=("discrepancy", "pure"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--eta", default=None, help="PURE's η, or 'plain' (no projection)")
     args = parser.parse_args()
+    projection = contextlib.nullcontext()
+    if args.eta is not None:
+        from deconvkit.methods._auto import risk_filter
+
+        eta = args.eta
+        weights = ((lambda otf2: otf2 * 0 + 1.0) if eta == "plain" else
+                   (lambda otf2: risk_filter(otf2, float(eta))))
+        projection = mock.patch("deconvkit.methods._plan.risk_filter", weights)
+        print(f"PURE's projection: {'none (G = I)' if eta == 'plain' else f'eta = {eta}'}")
     grid = np.logspace(-5, 0, 11 if args.quick else 16)
     head = "".join(f" {rule[:4] + ' lam':>9s} {'ratio':>6s} {'s':>5s}" for rule in args.rules)
     print(f"{'object':9s} {'photons':>7s} {'method':13s} {'best lam':>9s} {'best':>7s} "
@@ -81,7 +96,7 @@ def main() -> None:
                         f"{errors[best]:7.4f} {default:7.4f}")
                 for rule in args.rules:
                     start = time.perf_counter()
-                    with warnings.catch_warnings():
+                    with warnings.catch_warnings(), projection:
                         warnings.simplefilter("ignore")
                         chosen = dk.methods.plan(y, psf, method, spacing=SPACING,
                                                  background=10.0, lam=rule)
