@@ -133,14 +133,20 @@ def test_parallel_runs_equal_serial_runs(tiny_case):
     parallel = study.execute(jobs=2)
 
     def key(r: RunRecord):
-        return (r.case, r.label, r.parameter_text, r.best_iteration, r.nrmse, r.psnr, r.ssim,
-                r.history["nrmse"], r.stop_reason)
+        return (r.case, r.label, r.parameter_text, r.best_iteration, r.stop_reason)
 
+    def scores(r: RunRecord):
+        return [r.nrmse, r.psnr, r.ssim, *r.history["nrmse"]]
+
+    # the same runs in the same order, with the same scores to the last bits: a worker is a
+    # fresh process, and this one has run other tests' FFTs and kernels first, which can move
+    # a float64 sum by an ulp (seen: an NRMSE of 0.6022940963471206 against ...209)
     assert [key(r) for r in serial.records] == [key(r) for r in parallel.records]
     for a, b in zip(serial.records, parallel.records):
+        np.testing.assert_allclose(scores(a), scores(b), rtol=1e-12)
         assert (a.image is None) == (b.image is None)
         if a.image is not None:
-            np.testing.assert_array_equal(a.image, b.image)
+            np.testing.assert_allclose(a.image, b.image, rtol=1e-6, atol=1e-6 * a.image.max())
 
 
 def _args(*argv: str) -> argparse.Namespace:
