@@ -55,6 +55,26 @@ def test_multiply_conjugate(shape, seed):
     np.testing.assert_allclose(fused, s * np.conj(h), rtol=1e-5, atol=1e-6)
 
 
+@given(shape=dks.shapes(), seed=st.integers(0, 2**16))
+def test_copy_where(shape, seed):
+    rng = np.random.default_rng(seed)
+    out, values = rng.standard_normal((2,) + shape).astype(np.float32)
+    mask = rng.random(shape) < 0.4
+    _, _, (fused, _, _), (plain, _, _) = _both(kernels.copy_where, out, values, mask)
+    np.testing.assert_array_equal(fused, plain)
+    np.testing.assert_array_equal(fused, np.where(mask, values, out))
+
+
+def test_copy_where_on_strided_views():
+    """The real views of two FFT buffers, as rl-wb's margin uses them."""
+    rng = np.random.default_rng(1)
+    out, values = rng.standard_normal((2, 5, 6, 16)).astype(np.float32)[..., :14]
+    mask = rng.random((5, 6, 14)) < 0.5
+    expected = np.where(mask, values, out)
+    kernels.copy_where(out, values, mask)
+    np.testing.assert_array_equal(out, expected)
+
+
 @pytest.mark.parametrize("where", ["new", "in place"])
 @given(shape=dks.shapes(), seed=st.integers(0, 2**16))
 def test_rl_update(where, shape, seed):

@@ -50,7 +50,7 @@ FILAMENT_RATIO = {
     "fista": 0.91,  # 0.873
     "rl": 0.45,  # 0.392
     "rl-accelerated": 0.50,  # 0.450
-    "rl-wb": 0.58,  # 0.547 at its 10 iterations (0.528 with the old 5 % floor)
+    "rl-wb": 0.56,  # 0.530 at its 10 iterations (0.547 with the margin frozen at 0)
     "rltv": 0.45,  # 0.395
     "admm-tv": 0.47,  # 0.419
     "admm-hessian": 0.45,  # 0.394

@@ -4,9 +4,10 @@ Tolerances (relative RMS difference to the untiled result, 5 iterations, a
 12x48x48 stack, measured; see docs/tiles.md for the benchmark at full size):
 the Richardson–Lucy family, RL-TV, the least-squares iterations, the primal-dual
 TV and the Wiener/Tikhonov/Laplacian filters agree within 1 % (measured 0.07 %
-to 0.5 %); rl-wb within 5 % (measured 3.5 %: its unmatched back projector
-rings at each block's edge, so the voxels near a tile's border differ while the
-quality is the same: the NRMSE of both to the truth agrees within 0.01); the
+to 0.5 %); rl-wb within 4 % (measured 2.7 % at 5 and 10 iterations: its
+unmatched back projector rings at each block's edge, so the voxels near a tile's
+border differ while the quality is the same: the NRMSE of both to the truth agrees
+within 0.001); the
 ADMM methods within 2 % (measured 0.7 % and 1.2 %: residual balancing follows
 each block's residuals, the starting penalties and level are the plan's); the
 naive inverse filter, which amplifies noise without bound, within 20 %
@@ -23,7 +24,7 @@ from deconvkit.methods import available, default_overlap, get, plan, tiling
 from deconvkit.operators import extended_shape
 
 SPACING = (0.3, 0.1, 0.1)
-TOLERANCE = {"nif": 0.2, "rl-wb": 0.05, "admm-tv": 0.02, "admm-hessian": 0.02}
+TOLERANCE = {"nif": 0.2, "rl-wb": 0.04, "admm-tv": 0.02, "admm-hessian": 0.02}
 
 
 @pytest.fixture(scope="module")

@@ -86,6 +86,30 @@ def test_rl_wb_stays_non_negative_and_fits_the_data_faster(psf):
     assert np.all(fast_fit < plain_fit)
 
 
+def test_the_margin_beyond_the_back_projectors_reach_takes_the_matched_update(psf):
+    field = (12, 40, 40)
+    domain = extended_shape(field, psf.shape)
+    model = Crop(domain, field) @ Blur(psf, domain)
+    obj = dk.simulate.phantom(domain, SPACING, kind="mixed", seed=2) * 200
+    y = np.random.default_rng(0).poisson(model @ obj + 10).astype(np.float32)
+    data = PoissonLikelihood(y, background=10.0) @ model
+    fast = RichardsonLucy(data, back_projector=wiener_butterworth(psf, domain))
+    plain = RichardsonLucy(data)
+    matched = fast.matched_region
+    assert matched is not None and 0 < matched.sum() < fast.observed.sum()
+    # no voxel that matched RL updates is frozen, and the rest take B's update
+    assert np.all(fast.observed[plain.observed])
+    x0 = np.where(plain.observed, np.float32(3.0), np.float32(0))  # the same model for both
+    one_fast, one_plain = (s.run(x0=x0, max_iter=1).x for s in (fast, plain))
+    np.testing.assert_allclose(one_fast[matched], one_plain[matched], rtol=1e-5)
+    reached = fast.observed & ~matched
+    assert np.abs(one_fast[reached] - one_plain[reached]).max() > 0.1 * one_plain.max()
+    # without a margin the back projector reaches every voxel: no second buffer
+    periodic = PoissonLikelihood(y[:, :, :], background=10.0) @ Blur(psf, field)
+    assert RichardsonLucy(periodic, back_projector=wiener_butterworth(psf, field)) \
+        .matched_region is None
+
+
 def test_a_back_projector_needs_the_fft_path(psf):
     from deconvkit.operators import Diagonal
 

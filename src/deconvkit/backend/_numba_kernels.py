@@ -42,6 +42,15 @@ def conjugate(s, h):  # pragma: no cover - compiled
 
 
 @njit(**_OPTIONS)
+def copy_where(o, v, m):  # pragma: no cover - compiled
+    for i in prange(o.shape[0]):
+        for j in range(o.shape[1]):
+            for k in range(o.shape[2]):
+                if m[i, j, k]:
+                    o[i, j, k] = v[i, j, k]
+
+
+@njit(**_OPTIONS)
 def update(x, u, w, o):  # pragma: no cover - compiled
     change = 0.0
     norm = 0.0

@@ -185,13 +185,17 @@ def _richardson_lucy_accelerated(problem: Problem, acceleration: str, clip_negat
                           "None: the matched back projector's gain there",
                           range=(0.0, 1.0), open=(True, True)),
                 Parameter("order", int, 10, "order n of the Butterworth roll-off",
-                          range=(1, 40))),
-    aliases=("rlwb", "wb"), arrays=6, max_iter=10,
+                          range=(1, 40)),
+                Parameter("acceleration", str, "none",
+                          "none, scaled heavy-ball momentum or Biggs–Andrews extrapolation",
+                          choices=("none", "momentum", "biggs-andrews"))),
+    aliases=("rlwb", "wb"), arrays=7, max_iter=10,
 )
 def _richardson_lucy_wb(problem: Problem, alpha: float, beta: float | None, order: int,
-                        clip_negative: bool):
+                        acceleration: str, clip_negative: bool):
     back = wiener_butterworth(problem.psf, problem.shape, alpha=alpha, beta=beta, order=order)
     return RichardsonLucy(poisson_term(problem, clip_negative, "rl-wb"), back_projector=back,
+                          acceleration=None if acceleration == "none" else acceleration,
                           start_level=problem.constants.flat_level)
 
 
