@@ -13,17 +13,18 @@ the tracemalloc peak of RL and rl-accelerated.
 
 Part 2, per image: on 32x128x128 and 64x256x256 simulated stacks (mixed
 phantom, vectorial PSF NA 1.3 oil, 300 photons, background 10), the best NRMSE
-each method reaches along its history and the wall time to reach it; with a
+each method (rl, rl-accelerated, rl-wb, rl-wb with either acceleration) reaches
+along its history and the wall time to reach it; with a
 ``dw`` (deconwolf) binary on PATH (or ``--dw PATH``), part 3 too.
 
 Part 3, against deconwolf, whole processes on the same TIFF files: deconwolf
 (its default ``shb`` method, ``--float --bg B``) at 10, 25, 50, 100 and 200
 iterations, each timed as a whole process and scored by NRMSE; its best of
-those is the quality to reach. deconvkit's rl-accelerated history (with the
-truth) gives the first iteration at or below that NRMSE; then ``deconvkit
-deconvolve image.tif psf.tif -m rl-accelerated --iter K`` runs as a whole
-process, is timed and scored the same way, and the ratio of the two times is
-printed. Each process's peak resident memory (its own ``ru_maxrss``, what GNU
+those is the quality to reach. For rl-accelerated, rl-wb and rl-wb with
+``acceleration=biggs-andrews`` or ``momentum``, the history (with the truth) gives
+the first iteration at or below that NRMSE; then ``deconvkit deconvolve image.tif
+psf.tif -m METHOD --iter K [--param acceleration=...]`` runs as a whole process, is
+timed and scored the same way, and the ratio of the two times is printed. Each process's peak resident memory (its own ``ru_maxrss``, what GNU
 time's ``%M`` reports) is printed beside its time, with that of a Python process
 that only imports deconvkit's command line. Build deconwolf (GPL; it stays
 outside this repository): clone https://github.com/elgw/deconwolf, ``apt-get
@@ -59,6 +60,16 @@ MiB = 2.0**20
 
 def text(shape) -> str:
     return "x".join(map(str, shape))
+
+
+#: Parts 2 and 3: (method, its parameters, iterations run along the history).
+RUNS = (("rl", {}, 150), ("rl-accelerated", {}, 60), ("rl-wb", {}, 40),
+        ("rl-wb", {"acceleration": "biggs-andrews"}, 40),
+        ("rl-wb", {"acceleration": "momentum"}, 40))
+
+
+def label(method: str, options: dict) -> str:
+    return " ".join([method, *(f"{k}={v}" for k, v in options.items())])
 
 
 def floor_pair(shape, threads: int, repeat: int = 5) -> tuple[float, float]:
@@ -151,16 +162,18 @@ def run_deconwolf(binary, folder: Path, iterations, threads, background):
     return tifffile.imread(out), seconds, peak
 
 
-def run_deconvkit_cli(folder: Path, method, iterations, threads, background):
+def run_deconvkit_cli(folder: Path, method, iterations, threads, background, options=None):
     """(image, whole-process seconds, peak MiB) of the ``deconvkit deconvolve`` command."""
     import sys
 
     import tifffile
 
-    out = folder / f"dk_{method}_{iterations}.tif"
+    options = options or {}
+    out = folder / f"dk_{method}_{'_'.join(map(str, options.values()))}_{iterations}.tif"
     seconds, peak = run_process(
         [sys.executable, "-m", "deconvkit", "deconvolve", str(folder / "image.tif"),
          str(folder / "psf.tif"), "-m", method, "--iter", str(iterations),
+         *(f"--param={k}={v}" for k, v in options.items()),
          "--background", str(background), "--threads", str(threads),
          "--spacing", *map(str, SPACING), "--dtype", "float32", "--overwrite",
          "-q", "-o", str(out)])
@@ -192,23 +205,25 @@ def against_deconwolf(binary, case_field, case_psf, threads) -> None:
         import sys
 
         seconds, peak = run_process([sys.executable, "-c", "import deconvkit.cli"])
-        label = "python, import deconvkit.cli"
-        print(f"{label:28s} {'':8s} {seconds:8.2f} {peak:9.0f}")
-        for method in ("rl-accelerated", "rl-wb"):
+        runtime = "python, import deconvkit.cli"
+        print(f"{runtime:28s} {'':8s} {seconds:8.2f} {peak:9.0f}")
+        for method, options, _ in RUNS[1:]:
             with backend.fft_workers(threads):
                 result = dk.methods.run(y, psf, method, max_iter=60, background=b,
-                                        spacing=SPACING, ground_truth=truth)
+                                        spacing=SPACING, ground_truth=truth, **options)
             # The history's NRMSE is the same affine-fitted metric; the command's
             # output is scored again below.
             reached = [i for i, v in zip(result.history["iteration"], result.history["nrmse"])
                        if i > 0 and v <= target]
+            name = label(method, options)
             if not reached:
-                print(f"{method} does not reach it in 60 iterations (its best: "
+                print(f"{name} does not reach it in 60 iterations (its best: "
                       f"{min(result.history['nrmse']):.4f})")
                 continue
-            image, seconds, peak = run_deconvkit_cli(folder, method, reached[0], threads, b)
+            image, seconds, peak = run_deconvkit_cli(folder, method, reached[0], threads, b,
+                                                     options)
             value = dk.metrics.nrmse(image, truth)
-            print(f"{'deconvkit ' + method + ' ' + str(reached[0]) + ' it':28s} {value:8.4f} "
+            print(f"{name + ' ' + str(reached[0]) + ' it':28s} {value:8.4f} "
                   f"{seconds:8.2f} {peak:9.0f}  {dw_seconds / seconds:.1f}x sooner, "
                   f"{peak / dw_peak:.2f}x the memory of deconwolf")
 
@@ -238,13 +253,13 @@ def time_to_best_table(case_field, case_psf, threads) -> None:
     raw = dk.metrics.nrmse(y, truth)
     print(f"\n## Time to the best: field {text(case_field)}, PSF {text(case_psf)} "
           f"(raw NRMSE {raw:.4f})")
-    print(f"{'method':16s} {'best NRMSE':>10s} {'at iter':>8s} {'seconds to best':>16s}")
-    for method, iterations in (("rl", 150), ("rl-accelerated", 40), ("rl-wb", 10)):
+    print(f"{'method':28s} {'best NRMSE':>10s} {'at iter':>8s} {'seconds to best':>16s}")
+    for method, options, iterations in RUNS:
         with backend.fft_workers(threads):
             result = dk.methods.run(y, psf, method, max_iter=iterations, background=b,
-                                    spacing=SPACING, ground_truth=truth)
+                                    spacing=SPACING, ground_truth=truth, **options)
         value, iteration, seconds = time_to_best(result)
-        print(f"{method:16s} {value:10.4f} {iteration:8d} {seconds:16.2f}")
+        print(f"{label(method, options):28s} {value:10.4f} {iteration:8d} {seconds:16.2f}")
 
 
 def main() -> None:

@@ -118,3 +118,21 @@ def test_a_back_projector_needs_the_fft_path(psf):
         Blur(psf, domain) @ Diagonal(np.ones(domain, np.float32)))
     with pytest.raises(TypeError, match="back_projector must be a kernel"):
         RichardsonLucy(data, back_projector=wiener_butterworth(psf, domain))
+
+
+@pytest.mark.parametrize("acceleration", ["none", "momentum", "biggs-andrews"])
+def test_rl_wb_takes_an_acceleration(psf, acceleration):
+    from deconvkit.methods import plan
+
+    field = (12, 40, 40)
+    obj = dk.simulate.phantom(extended_shape(field, psf.shape), SPACING, kind="mixed", seed=2)
+    y, truth = dk.simulate.observe(obj, psf, field_shape=field, photons=300, background=10,
+                                   seed=3)
+    chosen = plan(y, psf, "rl-wb", acceleration=acceleration, background=10, spacing=SPACING)
+    solver = chosen.method.build(chosen.problem(y), clip_negative=False, **chosen.own)
+    assert solver.acceleration == (None if acceleration == "none" else acceleration)
+    assert solver.back_projector is not None
+    result = chosen.solve(y, max_iter=5, ground_truth=truth)
+    assert result.history["nrmse"][-1] < 0.8 * result.history["nrmse"][0]
+    with pytest.raises(ValueError, match="acceleration"):
+        plan(y, psf, "rl-wb", acceleration="nesterov", background=10, spacing=SPACING)
