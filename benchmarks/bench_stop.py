@@ -2,7 +2,7 @@
 
 Run: python benchmarks/bench_stop.py [--methods rl rl-accelerated lw] [--max-iter 300]
      [--field 24x96x96] [--kinds beads filaments cytoplasm] [--photons 50 300 1000]
-     [--seed 0] [--pure]
+     [--seed 0] [--pure] [--split]
 
 For each object kind and photon count (vectorial PSF NA 1.3 oil, voxels
 0.2 x 0.1 x 0.1 µm, background 10, Poisson counts), each method runs once with
@@ -13,6 +13,13 @@ iteration, and where the automatic stop fired with the relative excess of its
 NRMSE over the best (goal: within 10 %). A stop at the cap is shown with ``cap``:
 the rule did not fire, and the best may lie beyond the cap too. ``--seed S`` draws
 another object (seed S) and noise (seed S + 1); the rule was designed on seed 0.
+
+``--split`` adds a data-split cross-validation: the counts thinned into two halves
+(each photon to either with probability 1/2: two independent Poisson images of half
+the mean), the method run on each half to the cap, every 5th iteration scored by the
+Poisson negative log-likelihood of the other half, the two folds summed; shown are the
+iteration of its least ("split") and the later of it and the discrepancy's stop
+("both": stop when both say so).
 
 ``--pure`` adds a candidate that was tried and left out: stop at the least projected
 Poisson risk (PURE, ``deconvkit.methods._auto.projected_pure`` as ``lam="pure"`` uses
@@ -74,6 +81,28 @@ def pure_stop(y, psf, method, max_iter, threads) -> int:
     return min(risk, key=risk.get)
 
 
+def split_stop(y, psf, method, max_iter, threads, seed) -> int:
+    """The iteration (a multiple of 5) of least two-fold held-out Poisson NLL on split data."""
+    counts = np.rint(np.maximum(y, 0)).astype(np.int64)
+    first = np.random.default_rng(seed + 100).binomial(counts, 0.5)
+    halves = first.astype(np.float32), (counts - first).astype(np.float32)
+    total: dict[int, float] = {}
+    for fit, held in (halves, halves[::-1]):
+        chosen = plan(fit, psf, method, background=5, spacing=SPACING, max_iter=max_iter)
+        problem = chosen.problem(fit, None)
+        solver = chosen.method.build(problem, clip_negative=chosen.values["clip_negative"],
+                                     **chosen.own)
+        means = _Means(problem)
+        with backend.fft_workers(threads):
+            solver.run(x0=chosen._start(problem), max_iter=max_iter, callbacks=[means])
+        held = held.astype(np.float64)
+        for k, mean in means.means.items():
+            if k > 0:
+                score = float(np.sum(mean - held * np.log(np.maximum(mean, 1e-12))))
+                total[k] = total.get(k, 0.0) + score
+    return min(total, key=total.get)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--methods", nargs="+", default=["rl", "rl-accelerated", "lw"])
@@ -84,6 +113,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pure", action="store_true", help="also the PURE-based stop")
+    parser.add_argument("--split", action="store_true",
+                        help="also the data-split cross-validation, alone and with the "
+                             "discrepancy")
     args = parser.parse_args()
     field = args.field
     psf_shape = tuple(n - 1 if n % 2 == 0 else n for n in field[:1]) + tuple(
@@ -92,8 +124,11 @@ def main() -> None:
     print(f"field {field}, PSF {psf_shape}, cap {args.max_iter} iterations")
     print(f"{'method':15s} {'object':10s} {'photons':>7s} {'best NRMSE':>10s} {'at':>5s} "
           f"{'auto stop':>9s} {'its NRMSE':>9s} {'excess':>7s}"
-          + (f" {'PURE stop':>9s} {'excess':>7s}" if args.pure else ""))
+          + (f" {'PURE stop':>9s} {'excess':>7s}" if args.pure else "")
+          + (f" {'split':>5s} {'excess':>7s} {'both':>5s} {'excess':>7s}" if args.split
+             else ""))
     misses, total, pure_misses = 0, 0, 0
+    split_misses, both_misses = 0, 0
     for method in args.methods:
         for kind in args.kinds:
             for photons in args.photons:
@@ -120,12 +155,24 @@ def main() -> None:
                     pure_excess = float(values[np.argmin(np.abs(iterations - at))]) / best - 1
                     pure_misses += pure_excess > 0.10
                     extra = f" {at:9d} {pure_excess:+7.1%}"
+                if args.split:
+                    at = split_stop(y, psf, method, args.max_iter, args.threads, args.seed)
+                    both = max(at, stopped)
+                    split_excess, both_excess = (
+                        float(values[np.argmin(np.abs(iterations - k))]) / best - 1
+                        for k in (at, both))
+                    split_misses += split_excess > 0.10
+                    both_misses += both_excess > 0.10
+                    extra += f" {at:5d} {split_excess:+7.1%} {both:5d} {both_excess:+7.1%}"
                 print(f"{method:15s} {kind:10s} {photons:7g} {best:10.4f} "
                       f"{int(iterations[np.argmin(values)]):5d} {where:>9s} {reached:9.4f} "
                       f"{excess:+7.1%}{extra}", flush=True)
     print(f"\nwithin 10 % of the best: {total - misses} of {total}")
     if args.pure:
         print(f"the PURE-based stop: {total - pure_misses} of {total}")
+    if args.split:
+        print(f"the split cross-validation: {total - split_misses} of {total}; with the "
+              f"discrepancy (the later of the two): {total - both_misses} of {total}")
 
 
 if __name__ == "__main__":
