@@ -51,6 +51,18 @@ def test_it_matches_the_formula_in_double_precision(psf):
     np.testing.assert_allclose(back.transfer_function, expected, atol=2e-5)
 
 
+def test_an_otf_at_hand_gives_the_same_kernel_at_any_scale(psf):
+    shape = (16, 32, 30)
+    blur = dk.operators.Blur(psf.astype(np.float32), shape)
+    otf = blur.otf * np.complex64(3.0)
+    kept = otf.copy()
+    np.testing.assert_allclose(wiener_butterworth(psf, shape, otf=otf).transfer_function,
+                               wiener_butterworth(psf, shape).transfer_function, atol=1e-6)
+    np.testing.assert_array_equal(otf, kept)  # not overwritten
+    with pytest.raises(ValueError, match="half spectrum"):
+        wiener_butterworth(psf, shape, otf=blur.otf[..., :-1])
+
+
 @settings(max_examples=10)
 @given(seed=st.integers(0, 2**16))
 def test_the_back_projector_is_an_exact_circulant_operator(psf, seed):

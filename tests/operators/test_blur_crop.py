@@ -7,7 +7,7 @@ import scipy.signal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deconvkit.operators import Blur, Crop, Pad, extended_shape, fast_shape
+from deconvkit.operators import Blur, Crop, Pad, extended_shape, fast_shape, kernel_at_origin
 from deconvkit.testing import strategies as dks
 
 
@@ -27,6 +27,19 @@ def test_crop_of_blur_is_valid_convolution(shape, data):
     valid = scipy.signal.fftconvolve(x, psf, mode="valid")
     model = Crop(shape, valid.shape) @ Blur(psf, shape)
     np.testing.assert_allclose(model @ x, valid, atol=1e-10)
+
+
+@given(shape=dks.shapes(), data=st.data())
+def test_kernel_at_origin_is_the_rolled_padded_psf(shape, data):
+    """The corner-block placement equals pad-then-roll by -(p // 2), odd and even sides."""
+    psf_shape = tuple(data.draw(st.integers(1, n)) for n in shape)
+    psf = np.arange(1, np.prod(psf_shape) + 1, dtype=np.float64).reshape(psf_shape)
+    padded = np.zeros(shape)
+    padded[tuple(slice(0, p) for p in psf_shape)] = psf
+    rolled = np.roll(padded, tuple(-(p // 2) for p in psf_shape), axis=tuple(range(len(shape))))
+    kernel = kernel_at_origin(psf, shape, np.float32)
+    assert kernel.dtype == np.float32
+    np.testing.assert_array_equal(kernel, rolled.astype(np.float32))
 
 
 @pytest.mark.parametrize("psf_side", [5, 4])

@@ -163,10 +163,8 @@ class Domain:
 
     def kernel_spectrum(self, psf: np.ndarray) -> np.ndarray:
         """The OTF of ``psf`` on the domain (origin, the centre voxel, moved to index 0)."""
-        kernel = np.zeros(self.shape, np.float64)
-        kernel[tuple(slice(0, p) for p in psf.shape)] = psf
-        kernel = np.roll(kernel, tuple(-(p // 2) for p in psf.shape), axis=self.axes)
-        return rfftn(kernel, self.axes)
+        return rfftn(operators.kernel_at_origin(np.asarray(psf), self.shape, np.float64),
+                     self.axes)
 
     def spectrum(self, x: np.ndarray) -> np.ndarray:
         return rfftn(np.asarray(x, dtype=np.float64), self.axes)

@@ -193,7 +193,8 @@ def _richardson_lucy_accelerated(problem: Problem, acceleration: str, clip_negat
 )
 def _richardson_lucy_wb(problem: Problem, alpha: float, beta: float | None, order: int,
                         acceleration: str, clip_negative: bool):
-    back = wiener_butterworth(problem.psf, problem.shape, alpha=alpha, beta=beta, order=order)
+    back = wiener_butterworth(problem.psf, problem.shape, alpha=alpha, beta=beta, order=order,
+                              otf=problem.blur.otf)
     return RichardsonLucy(poisson_term(problem, clip_negative, "rl-wb"), back_projector=back,
                           acceleration=None if acceleration == "none" else acceleration,
                           start_level=problem.constants.flat_level)

@@ -12,7 +12,7 @@ from ..backend import fft_workers, rfft_shape
 from ._base import Adjoint, Operator, Product, Scaled, Sum
 from ._backprojectors import fwhm_voxels, wiener_butterworth
 from ._circulant import Circulant
-from ._convolution import Blur, extended_shape, fast_shape
+from ._convolution import Blur, extended_shape, fast_shape, kernel_at_origin
 from ._crop import Crop, Pad
 from ._differences import Gradient, Hessian, Laplacian
 from ._elementwise import Diagonal, Identity, Mask
@@ -36,6 +36,7 @@ __all__ = [
     "Adjoint",
     "fast_shape",
     "extended_shape",
+    "kernel_at_origin",
     "rfft_shape",
     "wiener_butterworth",
     "fwhm_voxels",

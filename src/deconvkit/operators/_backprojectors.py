@@ -48,9 +48,10 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-from ..backend import backend_of, to_backend, to_host
+from ..backend import backend_of, rfft_shape, to_backend, to_host
 from ._checks import check_shape
 from ._circulant import Circulant
+from ._convolution import kernel_at_origin
 
 __all__ = ["wiener_butterworth", "fwhm_voxels"]
 
@@ -83,9 +84,7 @@ def fwhm_voxels(psf: np.ndarray) -> tuple[float, ...]:
 
 def _otf(psf: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """The OTF on the half spectrum, complex64 (the kernel zero-padded, its centre at 0)."""
-    kernel = np.zeros(shape, np.float32)
-    kernel[tuple(slice(0, p) for p in psf.shape)] = psf
-    kernel = np.roll(kernel, tuple(-(p // 2) for p in psf.shape), axis=tuple(range(len(shape))))
+    kernel = kernel_at_origin(psf, shape, np.float32)
     return scipy.fft.rfftn(kernel).astype(np.complex64, copy=False)
 
 
@@ -137,7 +136,7 @@ def _wiener(otf: np.ndarray, alpha: float) -> np.ndarray:
 
 def wiener_butterworth(psf: Any, shape: tuple[int, ...], alpha: float = 0.05,
                        beta: float | None = None, order: int = 10,
-                       cutoff: tuple[float, ...] | None = None) -> Circulant:
+                       cutoff: tuple[float, ...] | None = None, otf: Any = None) -> Circulant:
     r"""The Wiener–Butterworth back projector of ``psf`` on arrays of ``shape`` (see the module).
 
     Parameters
@@ -155,6 +154,9 @@ def wiener_butterworth(psf: Any, shape: tuple[int, ...], alpha: float = 0.05,
         Butterworth order ``n`` (a steeper roll-off for larger n).
     cutoff : tuple of float, optional
         The cut-off per axis in cycles per voxel; by default ``1 / FWHM`` of the PSF.
+    otf : array, optional
+        The PSF's OTF on ``shape``'s half spectrum when it is at hand (``Blur.otf``;
+        any scale, any backend): one FFT of the domain less. It is not modified.
 
     Returns
     -------
@@ -172,7 +174,14 @@ def wiener_butterworth(psf: Any, shape: tuple[int, ...], alpha: float = 0.05,
         cutoff = tuple(1.0 / max(w, 1.0) for w in fwhm_voxels(host))
     if len(cutoff) != len(shape) or not all(c > 0 for c in cutoff):
         raise ValueError(f"cutoff needs one positive frequency per axis, got {cutoff!r}")
-    otf = _otf(host, shape)
+    if otf is None:
+        otf = _otf(host, shape)
+    else:
+        expected = rfft_shape(shape)
+        if tuple(otf.shape) != expected:
+            raise ValueError(f"the OTF has shape {tuple(otf.shape)}, but {shape}'s half spectrum "
+                             f"is {expected}: give Blur(psf, shape).otf")
+        otf = np.array(to_host(otf), dtype=np.complex64)  # a copy: the Wiener step overwrites it
 
     def gain_at_cutoff(values: np.ndarray, axis: int) -> float:
         # the largest magnitude on the plane where frequency `axis` equals its cut-off

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import scipy.fft
@@ -11,7 +12,30 @@ from ._base import _shape_text
 from ._checks import check_finite, check_shape
 from ._circulant import Circulant
 
-__all__ = ["Blur", "fast_shape", "extended_shape"]
+__all__ = ["Blur", "fast_shape", "extended_shape", "kernel_at_origin"]
+
+
+def kernel_at_origin(psf: Any, shape: tuple[int, ...], dtype: Any = None) -> Any:
+    """``psf`` zero-padded to ``shape`` with its centre voxel (``n // 2``) moved to index 0.
+
+    The same array as ``roll(pad(psf), -(p // 2))``, built by copying the PSF's
+    ``2^d`` corner blocks where the roll would take them: one write of the domain
+    (its zeros) instead of two, and no second domain-sized array.
+    """
+    xp = namespace(psf)
+    kernel = xp.zeros(shape, dtype=dtype or psf.dtype)
+    parts = []
+    for p, n in zip(psf.shape, shape):
+        c = p // 2
+        pieces = [(slice(c, p), slice(0, p - c))]  # the centre and after: to the start
+        if c:
+            pieces.append((slice(0, c), slice(n - c, n)))  # before the centre: to the end
+        parts.append(pieces)
+    for combination in itertools.product(*parts):
+        source = tuple(piece[0] for piece in combination)
+        target = tuple(piece[1] for piece in combination)
+        kernel[target] = psf[source]
+    return kernel
 
 
 def fast_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -73,10 +97,7 @@ class Blur(Circulant):
             )
         check_finite(psf, "the PSF")
         dtype = real_dtype(psf.dtype)
-        kernel = xp.zeros(shape, dtype=dtype)
-        kernel[tuple(slice(0, p) for p in psf.shape)] = psf
-        kernel = xp.roll(kernel, tuple(-(p // 2) for p in psf.shape), axis=tuple(range(len(shape))))
-        otf = rfftn(kernel, tuple(range(len(shape))))
+        otf = rfftn(kernel_at_origin(psf, shape, dtype), tuple(range(len(shape))))
         super().__init__(otf, shape, name="Blur")
         self.psf = psf
 

@@ -216,10 +216,22 @@ class RichardsonLucy(Solver):
             self._otf = kernel.circulant_blocks(self.dtype, like=self.y)[0, 0]
             self._fft = RealFFT(self.shape, self.dtype, like=self.y)
             self._back_otf = None
-        # the normalization Aᴴ1, once
+        # the normalization Aᴴ1 (and Bᴴ1), once; every step in place on one array
         ones = xp.ones(op.dimsd if op is not None else self.shape, dtype=self.dtype)
-        norm = self._back(ones) if op is not None else ones
-        norm = norm.copy() if self._fft_model is not None else norm  # the buffer is reused
+        back_norm = None
+        if back_projector is not None:
+            # Aᴴ1 and Bᴴ1 from one forward transform of Sᴴ1, in two buffers
+            self._back_otf = back_projector.circulant_blocks(self.dtype, like=self.y)[0, 0]
+            self._spare = RealFFT(self.shape, self.dtype, like=self.y)
+            norm, back_norm = self._back_pair(self._transformed(ones))
+            norm = norm.copy()  # the buffer is reused
+        elif op is None:
+            norm = ones
+        else:
+            norm = self._back(ones)
+            norm = norm.copy() if self._fft_model is not None else norm
+        del ones
+        norm = norm.astype(self.dtype, copy=False)
         top = float(xp.max(norm))
         if top <= 0 or float(xp.min(norm)) < -1e-3 * top:
             raise ValueError(
@@ -227,29 +239,25 @@ class RichardsonLucy(Solver):
                 f"ranges over [{float(xp.min(norm)):.3g}, {top:.3g}]"
             )
         observed = norm > self.floor * top
-        if back_projector is not None:
+        if back_norm is not None:
             # Bᴴ1 where the back projector reaches (it rings below 0 at the field's edge);
             # the margin's voxels beyond keep Aᴴ's update, not frozen at 0
-            self._back_otf = back_projector.circulant_blocks(self.dtype, like=self.y)[0, 0]
-            back_norm = self._back(ones)
             reach = back_norm > self.back_projector_floor * float(xp.max(back_norm))
             matched = observed & ~reach
             if bool(xp.any(matched)):
                 self._matched_region = matched
-                self._spare = RealFFT(self.shape, self.dtype, like=self.y)
+            else:
+                self._spare = None
             kernels.copy_where(norm, back_norm, reach)
             observed |= reach
             del back_norm, reach, matched
-        del ones
-        weight = float(xp.sum(norm * observed, dtype=np.float64))  # Σ Bᴴ1 where observed
-        inverse = xp.where(observed, norm, self.dtype.type(1))
-        xp.divide(self.dtype.type(1), inverse, out=inverse)
-        inverse *= observed
-        self.inverse_normalization = inverse.astype(self.dtype, copy=False)
-        self.normalization = None
-        if regularizer is not None:
-            norm *= observed
-            self.normalization = norm.astype(self.dtype, copy=False)
+        norm *= observed  # the normalization: 0 where no light reaches the data
+        weight = float(xp.sum(norm, dtype=np.float64))  # Σ Bᴴ1 where observed
+        self.normalization = norm.copy() if regularizer is not None else None
+        norm += ~observed  # then 1 / norm where observed, 0 elsewhere, in the same array
+        xp.divide(self.dtype.type(1), norm, out=norm)
+        norm *= observed
+        self.inverse_normalization = norm
         del norm, observed
         if start_level is None:
             above = self.y - (self.background if np.ndim(self.background) else
@@ -296,6 +304,19 @@ class RichardsonLucy(Solver):
         """
         if self._fft_model is None:
             return apply_adjoint(self.op, ratio) if self.op is not None else ratio
+        spectrum = self._transformed(ratio)
+        if self._back_otf is None:
+            kernels.multiply_conjugate(spectrum, self._otf)
+            return self._fft.inverse()
+        if self._matched_region is None:
+            spectrum *= self._back_otf
+            return self._fft.inverse()
+        matched, back = self._back_pair(spectrum)
+        kernels.copy_where(back, matched, self._matched_region)
+        return back
+
+    def _transformed(self, ratio: Any) -> Any:
+        """The half spectrum of ``Sᴴ ratio`` in the first FFT buffer."""
         if ratio is getattr(self, "_view", None):
             domain = self._domain
         elif self._window is None:
@@ -307,21 +328,15 @@ class RichardsonLucy(Solver):
         if self._window is not None:
             _zero_outside(domain, self._window)
         self._view = self._domain = None
-        spectrum = self._fft.forward(domain)
-        if self._back_otf is None:
-            kernels.multiply_conjugate(spectrum, self._otf)
-            return self._fft.inverse()
-        if self._matched_region is None:
-            spectrum *= self._back_otf
-            return self._fft.inverse()
-        # B ratio in the second buffer, Aᴴ ratio in the first; Aᴴ's where B does not reach
+        return self._fft.forward(domain)
+
+    def _back_pair(self, spectrum: Any) -> tuple[Any, Any]:
+        """``(Aᴴ ratio, B ratio)`` from ``ratio``'s half spectrum in the first FFT buffer:
+        views of the two buffers, one forward transform for both."""
         xp = namespace(spectrum)
         xp.multiply(spectrum, self._back_otf, out=self._spare.spectrum)
         kernels.multiply_conjugate(spectrum, self._otf)
-        matched = self._fft.inverse()
-        back = self._spare.inverse()
-        kernels.copy_where(back, matched, self._matched_region)
-        return back
+        return self._fft.inverse(), self._spare.inverse()
 
     # -- pieces -------------------------------------------------------------
     def _default_x0(self):
@@ -331,9 +346,10 @@ class RichardsonLucy(Solver):
 
     def _start(self, x0):
         xp = namespace(x0)
-        observed = self.inverse_normalization > 0
-        x0 = xp.maximum(x0, x0.dtype.type(0)).astype(self.dtype, copy=False)
-        x0 = x0 * observed if x0.dtype == self.dtype else (x0 * observed).astype(self.dtype)
+        # x0 is the engine's own (a copy of the caller's, or the default): clipped in place
+        x0 = x0.astype(self.dtype, copy=False)
+        xp.maximum(x0, x0.dtype.type(0), out=x0)
+        x0 *= self.inverse_normalization > 0
         self._prev = xp.empty_like(x0) if self.acceleration else None
         self._g1 = self._g2 = None
         self._alpha = 0.0
