@@ -8,8 +8,6 @@ operators, so no default can diverge (DeconvolutionLab2's TM does, in 3D).
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..costs import NonNegative
 from ..operators import wiener_butterworth
 from ..solvers import (
