@@ -56,6 +56,40 @@ def test_multiply_conjugate(shape, seed):
 
 
 @given(shape=dks.shapes(), seed=st.integers(0, 2**16))
+def test_split_multiply(shape, seed):
+    rng = np.random.default_rng(seed)
+    s, b, h = (rng.standard_normal((3,) + shape) + 1j * rng.standard_normal((3,) + shape)
+               ).astype(np.complex64)
+    out = np.empty_like(s)
+    _, _, (fused_s, _, _, fused), (plain_s, _, _, plain) = _both(
+        kernels.split_multiply, s, b, h, out)
+    np.testing.assert_allclose(fused, plain, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused_s, plain_s, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused, s * b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused_s, s * np.conj(h), rtol=1e-5, atol=1e-6)
+
+
+@given(shape=dks.shapes(), data=st.data(), strided=st.booleans())
+def test_zero_outside(shape, data, strided):
+    window = []
+    for n in shape:
+        start = data.draw(st.integers(0, n - 1))
+        window.append(slice(start, data.draw(st.integers(start + 1, n))))
+    window = tuple(window)
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal(shape[:-1] + (shape[-1] + 2 * strided,)).astype(np.float32)
+    domain = base[..., :shape[-1]]
+    expected = np.zeros(shape, np.float32)
+    expected[window] = domain[window]
+    _, _, (fused, _), (plain, _) = _both(kernels.zero_outside, domain, window)
+    np.testing.assert_array_equal(fused, expected)
+    np.testing.assert_array_equal(plain, expected)
+    kernels.zero_outside(domain, window)  # in place on a strided view of a buffer
+    np.testing.assert_array_equal(domain, expected)
+    assert np.all(base[..., shape[-1]:] != 0)  # nothing written beyond the view
+
+
+@given(shape=dks.shapes(), seed=st.integers(0, 2**16))
 def test_copy_where(shape, seed):
     rng = np.random.default_rng(seed)
     out, values = rng.standard_normal((2,) + shape).astype(np.float32)

@@ -6,7 +6,9 @@ passes with temporaries:
 =============================  ==============================================================
 :func:`rl_ratio`               :math:`m \leftarrow y / \max(m + b, \epsilon)` (in place)
 :func:`multiply_conjugate`     :math:`s \leftarrow s\,\bar h` (in place)
+:func:`split_multiply`         :math:`o = s\,b` and :math:`s \leftarrow s\,\bar h`, one read of s
 :func:`copy_where`             :math:`o_n \leftarrow v_n` where :math:`m_n` (in place)
+:func:`zero_outside`           0 outside a box (the adjoint of a crop, in place)
 :func:`rl_update`              :math:`o = x \max(u, 0)\, w`, returning :math:`\|o - x\|^2, \|o\|^2`
 :func:`extrapolate`            :math:`o = \max(x + \alpha (x - p), f)`
 :func:`kl_divergence`          :math:`\sum (m + b) - y - y \log\frac{m + b}{y}` in float64
@@ -67,6 +69,8 @@ __all__ = [
     "rl_ratio",
     "rl_update",
     "scaled_difference",
+    "split_multiply",
+    "zero_outside",
     "schatten3_map",
     "schatten3_norm",
     "use_fused",
@@ -142,6 +146,9 @@ def _cupy_kernels() -> dict[str, Any]:  # pragma: no cover - needs a GPU
             "deconvkit_rl_ratio"),
         "conjugate": cupy.ElementwiseKernel(
             "C h", "C s", "s = s * conj(h)", "deconvkit_multiply_conjugate"),
+        "split": cupy.ElementwiseKernel(
+            "C b, C h", "C s, C o", "C v = s; o = v * b; s = v * conj(h)",
+            "deconvkit_split_multiply"),
         "update": cupy.ElementwiseKernel(
             "T x, T u, T w", "T o", "o = x * (u > 0 ? u : (T)0) * w", "deconvkit_rl_update"),
         "squared_change": cupy.ReductionKernel(
@@ -208,6 +215,44 @@ def multiply_conjugate(spectrum: Any, transfer: Any) -> Any:
     xp = namespace(spectrum)
     spectrum *= xp.conj(transfer)
     return spectrum
+
+
+def split_multiply(spectrum: Any, back: Any, transfer: Any, out: Any) -> Any:
+    """``out = spectrum · back`` and ``spectrum ← spectrum · conj(transfer)``, reading
+    ``spectrum`` once: a matched and an unmatched back projection of one transform
+    (rl-wb's margin); returns ``out``."""
+    route = _route(spectrum, back, transfer, out)
+    if route == "numba" and spectrum.shape == back.shape == transfer.shape == out.shape:
+        _numba_call("split_multiply", _as3d(spectrum), _as3d(back), _as3d(transfer), _as3d(out))
+        return out
+    if route == "cupy":  # pragma: no cover - needs a GPU
+        _cupy_kernels()["split"](back, transfer, spectrum, out)
+        return out
+    xp = namespace(spectrum)
+    xp.multiply(spectrum, back, out=out)
+    spectrum *= xp.conj(transfer)
+    return out
+
+
+def zero_outside(domain: Any, window: tuple[slice, ...]) -> Any:
+    """Set ``domain`` to 0 outside the box ``window`` (slices with explicit starts and
+    stops, as :class:`~deconvkit.operators.Crop` makes them), in place; returns it.
+
+    The adjoint of a crop on the buffer that holds the cropped values: only the margin
+    is written.
+    """
+    route = _route(domain)
+    if route == "numba" and domain.ndim == 3:
+        bounds = [int(v) for part, n in zip(window, domain.shape)
+                  for v in (part.start or 0, n if part.stop is None else part.stop)]
+        _numba_call("zero_outside", domain, *bounds)
+        return domain
+    lead: list = []
+    for part in window:
+        domain[(*lead, slice(None, part.start))] = 0
+        domain[(*lead, slice(part.stop, None))] = 0
+        lead.append(part)
+    return domain
 
 
 def copy_where(out: Any, values: Any, where: Any) -> Any:

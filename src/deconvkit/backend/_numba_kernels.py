@@ -42,6 +42,31 @@ def conjugate(s, h):  # pragma: no cover - compiled
 
 
 @njit(**_OPTIONS)
+def split_multiply(s, b, h, o):  # pragma: no cover - compiled
+    for i in prange(s.shape[0]):
+        for j in range(s.shape[1]):
+            for k in range(s.shape[2]):
+                v = s[i, j, k]
+                o[i, j, k] = v * b[i, j, k]
+                s[i, j, k] = v * np.conj(h[i, j, k])
+
+
+@njit(**_OPTIONS)
+def zero_outside(d, z0, z1, y0, y1, x0, x1):  # pragma: no cover - compiled
+    for i in prange(d.shape[0]):
+        inside = z0 <= i < z1
+        for j in range(d.shape[1]):
+            if inside and y0 <= j < y1:
+                for k in range(x0):
+                    d[i, j, k] = 0
+                for k in range(x1, d.shape[2]):
+                    d[i, j, k] = 0
+            else:
+                for k in range(d.shape[2]):
+                    d[i, j, k] = 0
+
+
+@njit(**_OPTIONS)
 def copy_where(o, v, m):  # pragma: no cover - compiled
     for i in prange(o.shape[0]):
         for j in range(o.shape[1]):

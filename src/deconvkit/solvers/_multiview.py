@@ -279,15 +279,6 @@ class _View:
     otf: Any  # the transfer function (fast path), None: apply the operator
 
 
-def _zero_outside(full: Any, window: tuple) -> None:
-    """Set ``full`` to 0 outside the box ``window`` (the adjoint of a crop, in place)."""
-    lead: list = []
-    for s in window:
-        full[(*lead, slice(None, s.start))] = 0
-        full[(*lead, slice(s.stop, None))] = 0
-        lead.append(s)
-
-
 def _groups(subsets: Any, n: int) -> list[list[int]]:
     if isinstance(subsets, numbers.Integral) and not isinstance(subsets, bool):
         if not 1 <= subsets <= n:
@@ -536,7 +527,7 @@ class MultiViewRichardsonLucy(Solver):
                 acc_real = part if acc_real is None else acc_real.__iadd__(part)
                 continue
             if view.window is not None:
-                _zero_outside(full, view.window)
+                kernels.zero_outside(full, view.window)
             part = kernels.multiply_conjugate(rfftn(full, self._axes()), view.otf)
             acc_spectrum = part if acc_spectrum is None else acc_spectrum.__iadd__(part)
         update = None if acc_spectrum is None else irfftn(acc_spectrum, self.shape, self._axes())

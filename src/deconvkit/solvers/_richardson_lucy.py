@@ -326,16 +326,14 @@ class RichardsonLucy(Solver):
                 namespace(ratio).empty(self.shape, dtype=self.dtype)
             domain[self._window] = ratio
         if self._window is not None:
-            _zero_outside(domain, self._window)
+            kernels.zero_outside(domain, self._window)
         self._view = self._domain = None
         return self._fft.forward(domain)
 
     def _back_pair(self, spectrum: Any) -> tuple[Any, Any]:
         """``(Aᴴ ratio, B ratio)`` from ``ratio``'s half spectrum in the first FFT buffer:
         views of the two buffers, one forward transform for both."""
-        xp = namespace(spectrum)
-        xp.multiply(spectrum, self._back_otf, out=self._spare.spectrum)
-        kernels.multiply_conjugate(spectrum, self._otf)
+        kernels.split_multiply(spectrum, self._back_otf, self._otf, self._spare.spectrum)
         return self._fft.inverse(), self._spare.inverse()
 
     # -- pieces -------------------------------------------------------------
@@ -426,12 +424,3 @@ class RichardsonLucy(Solver):
         extra = f", acceleration={self.acceleration!r}" if self.acceleration else ""
         return f"RichardsonLucy({self.data!r}{extra})"
 
-
-def _zero_outside(domain: Any, window: tuple[slice, ...]) -> None:
-    """Set the voxels of ``domain`` outside ``window`` to 0 (slab by slab: the margin only)."""
-    for axis, part in enumerate(window):
-        lead = (slice(None),) * axis
-        if part.start:
-            domain[lead + (slice(0, part.start),)] = 0
-        if part.stop < domain.shape[axis]:
-            domain[lead + (slice(part.stop, None),)] = 0
