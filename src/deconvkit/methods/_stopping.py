@@ -20,7 +20,15 @@ corrections to the plain rule :math:`\tfrac2N\mathrm{KL} \le 1`, both measured
 Stop at the first checked iteration with
 
 .. math:: D_k = \frac{\sum_{n\in S_k} 2\big(y_n\log\frac{y_n}{\mu_{k,n}} - y_n
-          + \mu_{k,n}\big)}{\sum_{n\in S_k} f(\mu_{k,n})} \le 1.
+          + \mu_{k,n}\big)}{\sum_{n\in S_k} f(\mu_{k,n})} \le 1,
+
+or where :math:`D_k` has stopped falling while still above it, :math:`D_k > 1` and
+:math:`D_k \ge D_{k-2\,\mathrm{every}}` (the *plateau*: no lower than two checks
+before; one check back, momentum's wobbles fire it early): the model then fits the
+data no better with more iterations, only differently. Accelerated RL on beads can
+level off above the noise level and rise again after its best, and the rule without
+the plateau then ran to the cap (``python benchmarks/bench_stop.py --seed 1``). A
+monotone method (plain RL, Landweber) never meets it before :math:`D_k \le 1`.
 
 Least squares (Morozov): stop when :math:`\frac1N\|Ax_k + b - y\|^2 \le
 \bar\sigma^2`, the noise variance taken as the mean of the data (photon
@@ -138,9 +146,11 @@ class Discrepancy(StoppingRule):
         level = float(np.mean(to_host(b))) if np.ndim(b) else float(b)
         self.signal_level = SIGNAL_LEVEL * math.sqrt(max(level, 0.0))
         self.value: float = math.nan
+        self.earlier: list[float] = []  # D at the checks before, the last two
 
     def reset(self) -> None:
         self.value = math.nan
+        self.earlier = []
 
     def discrepancy(self, x: Any) -> float:
         """:math:`D_k` of the module notes (Poisson; NaN while no voxel carries signal), or
@@ -168,13 +178,22 @@ class Discrepancy(StoppingRule):
         if state.iteration == 0 or state.iteration % self.every:
             return None
         poisson = self.model == "poisson"
+        if not math.isnan(self.value):
+            self.earlier = [*self.earlier[-1:], self.value]
         self.value = self.discrepancy(state.x)
+        what = ("2·KL / its expectation over the voxels with signal" if poisson else
+                "mean squared residual / noise variance")
         if self.value <= 1.0:
-            what = ("2·KL / its expectation over the voxels with signal" if poisson else
-                    "mean squared residual / noise variance")
             return StopReason(
                 f"the residual reached the noise level at iteration {state.iteration} "
                 f"({what} = {self.value:.3f} ≤ 1, discrepancy principle)",
+                converged=True,
+            )
+        if len(self.earlier) == 2 and self.value >= self.earlier[0]:  # False while NaN
+            return StopReason(
+                f"the residual stopped falling above the noise level at iteration "
+                f"{state.iteration} ({what} = {self.value:.3f}, {self.earlier[0]:.3f} "
+                f"{2 * self.every} iterations before: more iterations fit the data no better)",
                 converged=True,
             )
         return None
