@@ -19,7 +19,10 @@ another object (seed S) and noise (seed S + 1); the rule was designed on seed 0.
 the mean), the method run on each half to the cap, every 5th iteration scored by the
 Poisson negative log-likelihood of the other half, the two folds summed; shown are the
 iteration of its least ("split") and the later of it and the discrepancy's stop
-("both": stop when both say so).
+("both": stop when both say so). ``stop="auto"`` of an accelerated RL now makes this
+held-out check itself (the plan's ``held_out_iteration``, another thinning draw), so
+for ``rl-accelerated`` the "auto stop" column already is a "both"; for ``rl`` and
+``lw`` the columns show what the check would change.
 
 ``--pure`` adds a candidate that was tried and left out: stop at the least projected
 Poisson risk (PURE, ``deconvkit.methods._auto.projected_pure`` as ``lam="pure"`` uses

@@ -54,7 +54,7 @@ from ._auto import (
 )
 from ._problem import BOUNDARIES, Constants, Problem, build_problem, check_boundary, statistics
 from ._registry import Method, get
-from ._stopping import Discrepancy, relative_misfit
+from ._stopping import Discrepancy, poisson_halves, relative_misfit
 from ._terms import data_minus_background
 from ._validate import (
     check_background,
@@ -135,6 +135,11 @@ class Plan:
     weight_choice : WeightChoice or None
         With ``lam="auto"`` (``nsr``): the weight generalized cross-validation chose
         and its curve.
+    held_out_iteration : int or None
+        With ``stop="auto"`` and an accelerated RL: the iteration whose estimate fits
+        a held-out half of the data best (two-fold Poisson thinning on the central
+        block); the discrepancy rule does not stop before it
+        (:mod:`deconvkit.methods._stopping`).
     """
 
     method: Method
@@ -150,6 +155,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     image: Any = field(default=None, repr=False)
     weight_choice: WeightChoice | None = None
+    held_out_iteration: int | None = None
     _on_backend: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- what the plan fixed ----------------------------------------------------------
@@ -176,6 +182,8 @@ class Plan:
         record["backend"] = self.backend
         if self.weight_choice is not None:
             record["auto_weight"] = self.weight_choice.as_record()
+        if self.held_out_iteration is not None:
+            record["held_out_iteration"] = self.held_out_iteration
         if self.notes:
             record["notes"] = list(self.notes)
         return record
@@ -287,7 +295,8 @@ class Plan:
         else:
             if values["stop"] == "auto" and max_iter is None:
                 model = "poisson" if self.method.poisson(values) else "gaussian"
-                rule = Discrepancy(problem, model) | rule
+                rule = Discrepancy(problem, model,
+                                   not_before=self.held_out_iteration or 0) | rule
             if values["rel_tol"]:
                 rule = RelativeChange(values["rel_tol"]) | rule
         if x0 is not None:
@@ -453,9 +462,90 @@ def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None
     elif spec.name in DISCREPANCY_WEIGHTS and isinstance(values["lam"], str):
         rule = DEFAULT_WEIGHT_RULE if values["lam"] == "auto" else values["lam"]
         _choose_iterative_weight(chosen, rule, tuple(search_callbacks))
+    if spec.iterative and values["stop"] == "auto" and _accelerated_rl(chosen):
+        _choose_held_out_iteration(chosen, tuple(search_callbacks))
     for note in notes:
         logger.info(note)
     return chosen
+
+
+#: Every this many iterations the held-out check scores the estimate (the discrepancy's
+#: own interval).
+HELD_OUT_EVERY = 5
+
+
+def _accelerated_rl(chosen: Plan) -> bool:
+    """An RL with an acceleration: the methods whose ``stop="auto"`` waits for the
+    held-out check (see :mod:`deconvkit.methods._stopping`)."""
+    return (chosen.method.poisson(chosen.values) and chosen.method.solver.startswith(
+        "RichardsonLucy") and chosen.values.get("acceleration") not in (None, "none"))
+
+
+class _HeldOutScore(Callback):
+    """The Poisson negative log-likelihood of a held-out half at every 5th iterate."""
+
+    def __init__(self, problem: Problem, held: Any, scores: dict[int, float]) -> None:
+        self.problem, self.held, self.scores = problem, held, scores
+
+    def step(self, state: Any) -> None:
+        if state.iteration == 0 or state.iteration % HELD_OUT_EVERY:
+            return
+        mean = self.problem.forward @ state.x
+        xp, b = namespace(mean), self.problem.background
+        mean = mean.astype(np.float64)
+        mean += b if np.ndim(b) else float(b)
+        xp.maximum(mean, 1e-12, out=mean)
+        score = float(to_host(xp.sum(mean - self.held * xp.log(mean))))
+        self.scores[state.iteration] = self.scores.get(state.iteration, 0.0) + score
+
+
+def _choose_held_out_iteration(chosen: Plan, callbacks: tuple[Callback, ...] = ()) -> None:
+    """Fix :attr:`Plan.held_out_iteration`: the data's counts thinned into two halves
+    (:func:`~deconvkit.methods._stopping.poisson_halves`), the method run on each to the
+    cap (on the central block of at most
+    :data:`~deconvkit.methods._auto.DISCREPANCY_VOXELS`), every 5th iterate scored by the
+    other half's likelihood, the two folds summed; the least's iteration."""
+    image, region = chosen.image, None
+    if lazy(image) or math.prod(image.shape) > DISCREPANCY_VOXELS:
+        region = central_block(image.shape, DISCREPANCY_VOXELS)
+        image = image[region]
+    block = chosen._block(image)
+    background = chosen._background(region)
+    halves = [to_backend(half, chosen.backend).astype(chosen.dtype, copy=False)
+              for half in poisson_halves(block)]
+    half_background = background / 2 if np.ndim(background) else float(background) / 2
+    if not all(has_signal(half, half_background)[0] for half in halves):
+        chosen.notes.append(
+            "stop='auto': no held-out check (the data's halves hold no light above the "
+            "background: are the data in photons?); the discrepancy alone decides")
+        return
+    cap = chosen.values["max_iter"]
+    scores: dict[int, float] = {}
+    start = time.perf_counter()
+    for fold, (fit, held) in enumerate(((halves[0], halves[1]), (halves[1], halves[0])), 1):
+        search_logger.info("%s: stop='auto': held-out check, run %d of 2 (%d iterations on "
+                           "half the photons; %.0f s so far)", chosen.method.name, fold, cap,
+                           time.perf_counter() - start)
+        # the whole image's background halved (a map is cropped to the block by `region`)
+        half = replace(chosen, background=chosen.background / 2 if np.ndim(chosen.background)
+                       else float(chosen.background) / 2,
+                       constants=statistics(fit, half_background), notes=[],
+                       weight_choice=None, _on_backend={})
+        problem = half.problem(fit, region)
+        solver = half.method.build(problem, clip_negative=half.values["clip_negative"],
+                                   **half.own)
+        score = _HeldOutScore(problem, held.astype(np.float64), scores)
+        solver.run(x0=half._start(problem), max_iter=cap, stop=MaxIter(cap),
+                   callbacks=[score, *callbacks])
+    if not scores:  # a cap below the first check
+        return
+    chosen.held_out_iteration = min(scores, key=scores.get)
+    where = "" if region is None else (
+        " on the central " + "x".join(str(r.stop - r.start) for r in region) + " block")
+    chosen.notes.append(
+        f"stop='auto': the held-out half of the data{where} fitted best at iteration "
+        f"{chosen.held_out_iteration} (two-fold Poisson thinning, 2 runs of {cap} "
+        "iterations): the discrepancy rule does not stop before it")
 
 
 def _choose_weight(chosen: Plan) -> None:
