@@ -13,7 +13,9 @@ Kullback–Leibler divergence, whose expectation at the true model is known:
 
 ``lam="discrepancy"`` takes the largest λ whose estimate reaches that level;
 ``stop="auto"`` stops an unregularized iteration when it does (judged on the voxels that
-carry signal). ``lam="auto"`` (``"pure"``) instead minimizes an unbiased estimate of the
+carry signal), or when its fit stops improving above that level; an accelerated
+Richardson–Lucy also waits until its estimate from one half of the photons has stopped
+improving at predicting the other half. ``lam="auto"`` (``"pure"``) instead minimizes an unbiased estimate of the
 error, PURE, computed from the data and one perturbed copy of them. Here they run on a
 smooth cell-like object, where a second-order prior with its weight chosen beats
 Richardson–Lucy's best iterate.
