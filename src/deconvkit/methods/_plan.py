@@ -472,6 +472,9 @@ def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None
 #: Every this many iterations the held-out check scores the estimate (the discrepancy's
 #: own interval).
 HELD_OUT_EVERY = 5
+#: A half's run ends this many checks after its held-out likelihood's least (it rises
+#: steadily past it), not at the cap.
+HELD_OUT_PATIENCE = 4
 
 
 def _accelerated_rl(chosen: Plan) -> bool:
@@ -481,30 +484,41 @@ def _accelerated_rl(chosen: Plan) -> bool:
         "RichardsonLucy") and chosen.values.get("acceleration") not in (None, "none"))
 
 
-class _HeldOutScore(Callback):
-    """The Poisson negative log-likelihood of a held-out half at every 5th iterate."""
+class _HeldOutScore(StoppingRule):
+    """The Poisson negative log-likelihood of a held-out half at every 5th iterate, added to
+    ``scores``; it ends the run :data:`HELD_OUT_PATIENCE` checks after this fold's least."""
 
     def __init__(self, problem: Problem, held: Any, scores: dict[int, float]) -> None:
         self.problem, self.held, self.scores = problem, held, scores
+        self.own: dict[int, float] = {}
 
-    def step(self, state: Any) -> None:
+    def reset(self) -> None:
+        self.own = {}
+
+    def check(self, state: Any) -> str | None:
         if state.iteration == 0 or state.iteration % HELD_OUT_EVERY:
-            return
+            return None
         mean = self.problem.forward @ state.x
         xp, b = namespace(mean), self.problem.background
         mean = mean.astype(np.float64)
         mean += b if np.ndim(b) else float(b)
         xp.maximum(mean, 1e-12, out=mean)
         score = float(to_host(xp.sum(mean - self.held * xp.log(mean))))
+        self.own[state.iteration] = score
         self.scores[state.iteration] = self.scores.get(state.iteration, 0.0) + score
+        least = min(self.own, key=self.own.get)
+        if state.iteration - least >= HELD_OUT_PATIENCE * HELD_OUT_EVERY:
+            return f"the held-out likelihood has not improved since iteration {least}"
+        return None
 
 
 def _choose_held_out_iteration(chosen: Plan, callbacks: tuple[Callback, ...] = ()) -> None:
     """Fix :attr:`Plan.held_out_iteration`: the data's counts thinned into two halves
     (:func:`~deconvkit.methods._stopping.poisson_halves`), the method run on each to the
-    cap (on the central block of at most
-    :data:`~deconvkit.methods._auto.DISCREPANCY_VOXELS`), every 5th iterate scored by the
-    other half's likelihood, the two folds summed; the least's iteration."""
+    cap or until its score has not improved for :data:`HELD_OUT_PATIENCE` checks (on the
+    central block of at most :data:`~deconvkit.methods._auto.DISCREPANCY_VOXELS`), every 5th
+    iterate scored by the other half's likelihood, the two folds summed; the least's
+    iteration among those both folds scored."""
     image, region = chosen.image, None
     if lazy(image) or math.prod(image.shape) > DISCREPANCY_VOXELS:
         region = central_block(image.shape, DISCREPANCY_VOXELS)
@@ -521,11 +535,12 @@ def _choose_held_out_iteration(chosen: Plan, callbacks: tuple[Callback, ...] = (
         return
     cap = chosen.values["max_iter"]
     scores: dict[int, float] = {}
+    runs: list[set[int]] = []
     start = time.perf_counter()
     for fold, (fit, held) in enumerate(((halves[0], halves[1]), (halves[1], halves[0])), 1):
-        search_logger.info("%s: stop='auto': held-out check, run %d of 2 (%d iterations on "
-                           "half the photons; %.0f s so far)", chosen.method.name, fold, cap,
-                           time.perf_counter() - start)
+        search_logger.info("%s: stop='auto': held-out check, run %d of 2 (at most %d "
+                           "iterations on half the photons; %.0f s so far)", chosen.method.name,
+                           fold, cap, time.perf_counter() - start)
         # the whole image's background halved (a map is cropped to the block by `region`)
         half = replace(chosen, background=chosen.background / 2 if np.ndim(chosen.background)
                        else float(chosen.background) / 2,
@@ -535,17 +550,20 @@ def _choose_held_out_iteration(chosen: Plan, callbacks: tuple[Callback, ...] = (
         solver = half.method.build(problem, clip_negative=half.values["clip_negative"],
                                    **half.own)
         score = _HeldOutScore(problem, held.astype(np.float64), scores)
-        solver.run(x0=half._start(problem), max_iter=cap, stop=MaxIter(cap),
-                   callbacks=[score, *callbacks])
-    if not scores:  # a cap below the first check
+        solver.run(x0=half._start(problem), max_iter=cap, stop=score | MaxIter(cap),
+                   callbacks=callbacks)
+        runs.append(set(score.own))
+    both = runs[0] & runs[1]  # the iterations both folds scored
+    if not both:  # a cap below the first check
         return
-    chosen.held_out_iteration = min(scores, key=scores.get)
+    chosen.held_out_iteration = min(both, key=scores.get)
     where = "" if region is None else (
         " on the central " + "x".join(str(r.stop - r.start) for r in region) + " block")
     chosen.notes.append(
         f"stop='auto': the held-out half of the data{where} fitted best at iteration "
-        f"{chosen.held_out_iteration} (two-fold Poisson thinning, 2 runs of {cap} "
-        "iterations): the discrepancy rule does not stop before it")
+        f"{chosen.held_out_iteration} (two-fold Poisson thinning, runs of "
+        f"{' and '.join(str(max(r)) for r in runs)} iterations): the discrepancy rule does not "
+        "stop before it")
 
 
 def _choose_weight(chosen: Plan) -> None:
