@@ -33,9 +33,9 @@ monotone method (plain RL, Landweber) never meets it before :math:`D_k \le 1`.
 An accelerated RL (``rl-accelerated``; ``rl-wb`` with an ``acceleration``) also
 waits for a held-out check (:func:`poisson_halves`, the plan's
 ``held_out_iteration``): the counts thinned into two halves, two independent
-Poisson images of half the mean; the method run on each to the cap, every 5th
-iterate scored by the Poisson likelihood of the *other* half, the two folds
-summed. The rule then stops at the first check at or after the held-out
+Poisson images of half the mean; the method run on each (until 20 iterations
+past its fold's least, or to the cap), every 5th iterate scored by the Poisson
+likelihood of the *other* half, the two folds summed. The rule then stops at the first check at or after the held-out
 likelihood's best where the discrepancy has already fired. Momentum reaches the
 noise level before its best on filaments (stopping there: 14-22 % above the best
 NRMSE), and the held-out likelihood, alone, stops far too early on beads; the later
