@@ -154,3 +154,20 @@ def test_data_not_in_photons_get_no_held_out_check_and_a_note(beads):
     assert scaled.held_out_iteration is None
     assert any("no held-out check" in note and "photons" in note for note in scaled.notes)
     assert scaled.solve().n_iter <= 10
+
+
+def test_least_squares_stops_at_morozovs_safety_factor_above_the_noise_level(beads):
+    """Morozov's τ = 1.05: a mean squared residual 5 % above the noise variance stops
+    Landweber (its best on smooth objects comes before the noise level), 6 % does not; the
+    weight search's misfit is not shifted by it."""
+    from deconvkit.methods._stopping import MOROZOV_TAU, relative_misfit
+
+    problem = _problem(beads)
+    assert MOROZOV_TAU == 1.05
+    at, reason = _first_stop(Discrepancy(problem, "gaussian"), [3.0, 1.06, 1.05])
+    assert at == 15 and "mean squared residual / noise variance = 1.050" in reason
+    poisson_at, _ = _first_stop(Discrepancy(problem, "poisson"), [3.0, 1.06, 1.05, 0.99])
+    assert poisson_at == 20  # the Poisson rule keeps its expectation, 1
+    x = np.full(problem.shape, problem.constants.flat_level, np.float32)
+    rule = Discrepancy(problem, "gaussian")
+    assert relative_misfit(problem, x, "gaussian") == pytest.approx(rule.discrepancy(x) - 1.0)
