@@ -145,3 +145,16 @@ def test_default_penalties_reach_the_minimum_fast(minimum):
     # measured: 9e-4 after 60 iterations; the former rule (1/mean(y) for every term in
     # the space of x) 5.6e-2, and with the catalogue's factor 0.02, 4.6e-3
     assert -1e-9 <= gap < 2.5e-3
+
+
+def test_a_penalty_far_too_small_is_raised_where_its_prox_thresholds_everything_to_zero():
+    # 1/2|x - y|² + λ|x|_1 (minimizer: y soft-thresholded by λ), the norm's penalty 1e-9:
+    # its prox thresholds at λ/ρ = 5e7, so z stays 0, its dual residual is 0 and r/s is
+    # infinite; balancing must then raise ρ (it used to skip it and ADMM never moved)
+    rng = np.random.default_rng(3)
+    y = rng.normal(size=(9, 10))
+    lam = 0.05
+    terms = [LeastSquares(y), lam * costs.L1()]
+    result = ADMM(terms, rho=[1.0, 1e-9]).run(max_iter=300)
+    assert result.history["rho"][-1][1] > 1e-3
+    np.testing.assert_allclose(result.x, np.sign(y) * np.maximum(np.abs(y) - lam, 0), atol=1e-4)

@@ -314,7 +314,8 @@ class ADMM(Solver):
         (5) iterations, per term, with :math:`r_i = \|A_i x - z_i\| /
         \max(\|A_i x\|, \|z_i\|)` and :math:`s_i = \|z_i - z_i^{old}\| /
         \|u_i\|`, :math:`\rho_i` is multiplied by :math:`\sqrt{r_i/s_i}`
-        (within [0.1, 10]) when that ratio leaves [1/2, 2]; the x-step is
+        (within [0.1, 10]) when that ratio leaves [1/2, 2] (an infinite one,
+        :math:`z_i` unmoved while :math:`r_i > 0`, by 10); the x-step is
         rebuilt when a penalty changes, and the penalties stay fixed after
         ``balance_until`` (250) iterations, which keeps ADMM's convergence.
     shape : tuple of int, optional
@@ -522,7 +523,7 @@ class ADMM(Solver):
                 size = max(ax_size, z_size)
                 r_rel = math.sqrt(rn / size) if size > 0 else 0.0
                 s_rel = math.sqrt(change / u_size) if u_size > 0 else math.inf
-                ratios.append(r_rel / s_rel if s_rel > 0 else math.inf)
+                ratios.append(r_rel / s_rel if s_rel > 0 else math.inf if r_rel > 0 else 1.0)
             primal += rn
             dual += sn
             self._z[i] = z
@@ -541,8 +542,10 @@ class ADMM(Solver):
         """ρ_i ← ρ_i √(r_i/s_i) (within [0.1, 10]) where r_i/s_i leaves [1/2, 2]; u_i ← u_i / factor."""
         changed = False
         for i, ratio in enumerate(ratios):
-            if not (ratio > 2.0 or ratio < 0.5) or ratio == 0 or not math.isfinite(ratio):
+            if not (ratio > 2.0 or ratio < 0.5) or ratio == 0 or math.isnan(ratio):
                 continue
+            # ratio = inf: z_i did not move while A_i x - z_i did not close (a norm's prox
+            # thresholding everything to 0 at a penalty far too small): the largest step up
             factor = min(max(math.sqrt(ratio), 0.1), 10.0)
             self._rho[i] *= factor
             self._u[i] *= self._u[i].dtype.type(1.0 / factor)  # u = y / ρ
