@@ -4,7 +4,7 @@ discrepancy principle and the projected Poisson risk estimate (PURE).
 Run: python benchmarks/bench_auto_iterative.py [--quick]
      [--methods rltv admm-tv admm-hessian ictm fista]
      [--cases cytoplasm:50 cytoplasm:300 filaments:300 beads:1000] [--rules discrepancy pure]
-     [--seed 0] [--eta 1e-3|plain] [--threads 2]
+     [--seed 0] [--eta 1e-3|plain] [--threads 2] [--curve]
 
 For simulated widefield stacks (16x64x64, vectorial PSF NA 1.3 oil 15x31x31,
 voxels 0.2 x 0.1 x 0.1 µm, background 10, Poisson counts) each method runs
@@ -21,7 +21,9 @@ a regularized method must beat to earn its place. ``--seed S`` draws another
 object (seed S) and noise (seed S + 1): the rules' constants were set on seed 0.
 ``--eta E`` runs PURE with the projection's η = E instead of the default
 (``deconvkit.methods._auto.RISK_FILTER``), ``--eta plain`` with no projection
-(G = I: the prediction's error), as η was chosen.
+(G = I: the prediction's error), as η was chosen. ``--curve`` also prints the NRMSE
+at every λ of the grid: a solver that has not converged shows as an error that is
+not smooth in λ (ADMM's penalty stuck below its norm's threshold did).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--eta", default=None, help="PURE's η, or 'plain' (no projection)")
+    parser.add_argument("--curve", action="store_true",
+                        help="also print each grid λ's NRMSE (how smooth the error is in λ)")
     args = parser.parse_args()
     projection = contextlib.nullcontext()
     if args.eta is not None:
@@ -90,6 +94,9 @@ def main() -> None:
                 errors = [dk.methods.run(y, psf, method, lam=float(v), **common)
                           .history["nrmse"][-1] for v in grid]
                 best = int(np.argmin(errors))
+                if args.curve:
+                    print(f"  {method} NRMSE by λ: " + ", ".join(
+                        f"{v:.3g}: {e:.4f}" for v, e in zip(grid, errors)), flush=True)
                 default = dk.methods.run(y, psf, method, **common).history["nrmse"][-1]
                 total += 1
                 line = (f"{kind:9s} {photons:>7s} {method:13s} {grid[best]:9.2e} "
