@@ -22,7 +22,9 @@ iteration of its least ("split") and the later of it and the discrepancy's stop
 ("both": stop when both say so). ``stop="auto"`` of an accelerated RL now makes this
 held-out check itself (the plan's ``held_out_iteration``, another thinning draw), so
 for ``rl-accelerated`` the "auto stop" column already is a "both"; for ``rl`` and
-``lw`` the columns show what the check would change.
+``lw`` the columns show what the check would change. ``fista``'s ``stop="auto"`` is a
+held-out check alone, scored through PURE's projection instead of the likelihood, so
+for it "auto stop" is that check and "split" the likelihood's.
 
 ``--pure`` adds a candidate that was tried and left out: stop at the least projected
 Poisson risk (PURE, ``deconvkit.methods._auto.projected_pure`` as ``lam="pure"`` uses

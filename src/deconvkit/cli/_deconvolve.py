@@ -104,7 +104,8 @@ def add_parser(subparsers: Any, parent: argparse.ArgumentParser) -> None:
                              f"{_iteration_defaults()}; `deconvkit methods NAME` shows it)")
     method.add_argument("--stop", choices=stop.choices,
                         help="max_iter: run them all (default); auto: stop at the noise level, "
-                             "or where the residual stops falling above it")
+                             "or where the residual stops falling above it (fista: where a "
+                             "held-out half of the data fits best)")
     method.add_argument("--rel-tol", type=float,
                         help="stop when the relative change of x falls below this")
     method.add_argument("--lambda", dest="weight", type=_weight,

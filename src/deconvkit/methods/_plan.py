@@ -49,12 +49,13 @@ from ._auto import (
     choose_weight_by_discrepancy,
     choose_weight_by_risk,
     has_signal,
+    projected_error,
     projected_pure,
     risk_filter,
 )
 from ._problem import BOUNDARIES, Constants, Problem, build_problem, check_boundary, statistics
 from ._registry import Method, get
-from ._stopping import Discrepancy, poisson_halves, relative_misfit
+from ._stopping import Discrepancy, HeldOutBest, poisson_halves, relative_misfit
 from ._terms import data_minus_background
 from ._validate import (
     check_background,
@@ -136,10 +137,11 @@ class Plan:
         With ``lam="auto"`` (``nsr``): the weight generalized cross-validation chose
         and its curve.
     held_out_iteration : int or None
-        With ``stop="auto"`` and an accelerated RL: the iteration whose estimate fits
-        a held-out half of the data best (two-fold Poisson thinning on the central
-        block); the discrepancy rule does not stop before it
-        (:mod:`deconvkit.methods._stopping`).
+        With ``stop="auto"`` and an accelerated RL or ``fista``: the iteration whose
+        estimate fits a held-out half of the data best (two-fold Poisson thinning on the
+        central block; for ``fista`` the error projected through PURE's :math:`G`). The
+        discrepancy rule of an accelerated RL does not stop before it; ``fista`` stops
+        there (:mod:`deconvkit.methods._stopping`).
     """
 
     method: Method
@@ -294,9 +296,12 @@ class Plan:
             rule = stop | rule
         else:
             if values["stop"] == "auto" and max_iter is None:
-                model = "poisson" if self.method.poisson(values) else "gaussian"
-                rule = Discrepancy(problem, model,
-                                   not_before=self.held_out_iteration or 0) | rule
+                if self.held_out_iteration is not None and _held_out_check(self) == "projected":
+                    rule = HeldOutBest(self.held_out_iteration) | rule
+                else:
+                    model = "poisson" if self.method.poisson(values) else "gaussian"
+                    rule = Discrepancy(problem, model,
+                                       not_before=self.held_out_iteration or 0) | rule
             if values["rel_tol"]:
                 rule = RelativeChange(values["rel_tol"]) | rule
         if x0 is not None:
@@ -462,7 +467,7 @@ def plan(image: Any, psf: Any, method: str = "rl", *, backend: str | None = None
     elif spec.name in DISCREPANCY_WEIGHTS and isinstance(values["lam"], str):
         rule = DEFAULT_WEIGHT_RULE if values["lam"] == "auto" else values["lam"]
         _choose_iterative_weight(chosen, rule, tuple(search_callbacks))
-    if spec.iterative and values["stop"] == "auto" and _accelerated_rl(chosen):
+    if spec.iterative and values["stop"] == "auto" and _held_out_check(chosen):
         _choose_held_out_iteration(chosen, tuple(search_callbacks))
     for note in notes:
         logger.info(note)
@@ -477,19 +482,32 @@ HELD_OUT_EVERY = 5
 HELD_OUT_PATIENCE = 4
 
 
-def _accelerated_rl(chosen: Plan) -> bool:
-    """An RL with an acceleration: the methods whose ``stop="auto"`` waits for the
-    held-out check (see :mod:`deconvkit.methods._stopping`)."""
-    return (chosen.method.poisson(chosen.values) and chosen.method.solver.startswith(
-        "RichardsonLucy") and chosen.values.get("acceleration") not in (None, "none"))
+#: The methods whose ``stop="auto"`` is the held-out check alone, scored through PURE's
+#: projection (``python benchmarks/bench_stop.py --methods fista --split [--seed 1]``).
+HELD_OUT_ALONE = ("fista",)
+
+
+def _held_out_check(chosen: Plan) -> str | None:
+    """Which held-out check ``stop="auto"`` makes (see :mod:`deconvkit.methods._stopping`):
+    ``"likelihood"`` for an RL with an acceleration (the discrepancy waits for it),
+    ``"projected"`` for :data:`HELD_OUT_ALONE` (it stops there), None for the others."""
+    if chosen.method.name in HELD_OUT_ALONE:
+        return "projected"
+    if (chosen.method.poisson(chosen.values) and chosen.method.solver.startswith(
+            "RichardsonLucy") and chosen.values.get("acceleration") not in (None, "none")):
+        return "likelihood"
+    return None
 
 
 class _HeldOutScore(StoppingRule):
-    """The Poisson negative log-likelihood of a held-out half at every 5th iterate, added to
-    ``scores``; it ends the run :data:`HELD_OUT_PATIENCE` checks after this fold's least."""
+    r"""The score of every 5th iterate against a held-out half, added to ``scores``: the
+    Poisson negative log-likelihood, or with ``weights`` (:math:`|\hat g|^2`) the squared
+    error through :math:`G` (:func:`~deconvkit.methods._auto.projected_error`). It ends the
+    run :data:`HELD_OUT_PATIENCE` checks after this fold's least."""
 
-    def __init__(self, problem: Problem, held: Any, scores: dict[int, float]) -> None:
-        self.problem, self.held, self.scores = problem, held, scores
+    def __init__(self, problem: Problem, held: Any, scores: dict[int, float],
+                 weights: Any = None) -> None:
+        self.problem, self.held, self.scores, self.weights = problem, held, scores, weights
         self.own: dict[int, float] = {}
 
     def reset(self) -> None:
@@ -502,8 +520,11 @@ class _HeldOutScore(StoppingRule):
         xp, b = namespace(mean), self.problem.background
         mean = mean.astype(np.float64)
         mean += b if np.ndim(b) else float(b)
-        xp.maximum(mean, 1e-12, out=mean)
-        score = float(to_host(xp.sum(mean - self.held * xp.log(mean))))
+        if self.weights is not None:
+            score = projected_error(mean, self.held, self.weights)
+        else:
+            xp.maximum(mean, 1e-12, out=mean)
+            score = float(to_host(xp.sum(mean - self.held * xp.log(mean))))
         self.own[state.iteration] = score
         self.scores[state.iteration] = self.scores.get(state.iteration, 0.0) + score
         least = min(self.own, key=self.own.get)
@@ -517,8 +538,9 @@ def _choose_held_out_iteration(chosen: Plan, callbacks: tuple[Callback, ...] = (
     (:func:`~deconvkit.methods._stopping.poisson_halves`), the method run on each to the
     cap or until its score has not improved for :data:`HELD_OUT_PATIENCE` checks (on the
     central block of at most :data:`~deconvkit.methods._auto.DISCREPANCY_VOXELS`), every 5th
-    iterate scored by the other half's likelihood, the two folds summed; the least's
-    iteration among those both folds scored."""
+    iterate scored by the other half (its likelihood, or for :data:`HELD_OUT_ALONE` the
+    squared error through PURE's :math:`G`), the two folds summed; the least's iteration
+    among those both folds scored."""
     image, region = chosen.image, None
     if lazy(image) or math.prod(image.shape) > DISCREPANCY_VOXELS:
         region = central_block(image.shape, DISCREPANCY_VOXELS)
@@ -534,6 +556,8 @@ def _choose_held_out_iteration(chosen: Plan, callbacks: tuple[Callback, ...] = (
             "background: are the data in photons?); the discrepancy alone decides")
         return
     cap = chosen.values["max_iter"]
+    projected = _held_out_check(chosen) == "projected"
+    weights = risk_filter(_field_otf2(chosen, halves[0])) if projected else None
     scores: dict[int, float] = {}
     runs: list[set[int]] = []
     start = time.perf_counter()
@@ -549,7 +573,7 @@ def _choose_held_out_iteration(chosen: Plan, callbacks: tuple[Callback, ...] = (
         problem = half.problem(fit, region)
         solver = half.method.build(problem, clip_negative=half.values["clip_negative"],
                                    **half.own)
-        score = _HeldOutScore(problem, held.astype(np.float64), scores)
+        score = _HeldOutScore(problem, held.astype(np.float64), scores, weights)
         solver.run(x0=half._start(problem), max_iter=cap, stop=score | MaxIter(cap),
                    callbacks=callbacks)
         runs.append(set(score.own))
@@ -559,11 +583,13 @@ def _choose_held_out_iteration(chosen: Plan, callbacks: tuple[Callback, ...] = (
     chosen.held_out_iteration = min(both, key=scores.get)
     where = "" if region is None else (
         " on the central " + "x".join(str(r.stop - r.start) for r in region) + " block")
+    runs_text = " and ".join(str(max(r)) for r in runs)
     chosen.notes.append(
         f"stop='auto': the held-out half of the data{where} fitted best at iteration "
-        f"{chosen.held_out_iteration} (two-fold Poisson thinning, runs of "
-        f"{' and '.join(str(max(r)) for r in runs)} iterations): the discrepancy rule does not "
-        "stop before it")
+        f"{chosen.held_out_iteration} (two-fold Poisson thinning, "
+        + (f"the error projected through G, runs of {runs_text} iterations): the run stops "
+           "there" if projected else
+           f"runs of {runs_text} iterations): the discrepancy rule does not stop before it"))
 
 
 def _choose_weight(chosen: Plan) -> None:
