@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import available_memory, fft_workers, to_host
-from ._plan import Plan
+from ._plan import Plan, _held_out_check
 from ._validate import lazy
 
 __all__ = ["Tiling", "auto_tile_shape", "default_overlap", "solve_tiled", "tiling"]
@@ -275,10 +275,15 @@ def calibrate_iterations(plan: Plan, source: Any, layout: Tiling) -> int | None:
 
     Tiles stopping at their own noise level would stop at different iterations
     and show seams; the plan runs the discrepancy rule once, on the tile with
-    the most signal, and every tile then runs that many iterations.
+    the most signal, and every tile then runs that many iterations. A rule that is
+    the plan's held-out iteration alone (``fista``) needs no such run.
     """
     if not plan.method.iterative or plan.values["stop"] != "auto":
         return None
+    if plan.held_out_iteration is not None and _held_out_check(plan) == "projected":
+        logger.info("stop='auto': every tile runs the plan's held-out iteration, %d",
+                    plan.held_out_iteration)
+        return plan.held_out_iteration  # fista's rule stops there on any block
     best, best_sum = None, -math.inf
     for _, core, region, _inner in layout.tiles():
         total = float(np.sum(read_region(source, core), dtype=np.float64))
