@@ -167,6 +167,12 @@ class Plan:
         return {p.name: self.values[p.name] for p in self.method.parameters}
 
     @property
+    def stops_at_held_out(self) -> bool:
+        """Whether ``stop="auto"`` stops at :attr:`held_out_iteration` itself (``fista``), on
+        any block, with no rule to evaluate."""
+        return self.held_out_iteration is not None and _held_out_check(self) == "projected"
+
+    @property
     def max_iter(self) -> int | None:
         """The iteration cap (None for a closed form)."""
         return self.values.get("max_iter") if self.method.iterative else None
@@ -296,7 +302,7 @@ class Plan:
             rule = stop | rule
         else:
             if values["stop"] == "auto" and max_iter is None:
-                if self.held_out_iteration is not None and _held_out_check(self) == "projected":
+                if self.stops_at_held_out:
                     rule = HeldOutBest(self.held_out_iteration) | rule
                 else:
                     model = "poisson" if self.method.poisson(values) else "gaussian"
@@ -483,7 +489,7 @@ HELD_OUT_PATIENCE = 4
 
 
 #: The methods whose ``stop="auto"`` is the held-out check alone, scored through PURE's
-#: projection (``python benchmarks/bench_stop.py --methods fista --split [--seed 1]``).
+#: projection (``python benchmarks/bench_stop.py --methods fista [--seed 1]``).
 HELD_OUT_ALONE = ("fista",)
 
 

@@ -51,7 +51,8 @@ PURE's projection :math:`G = (H^*H + \eta)^{-1}H^*`,
 the held-out noise adds the same constant to every iterate's score, so it ranks them by
 their projected error), and the run stops at the least. Its residual reaches the noise
 level long before its best at 50 photons (beads, filaments: +21 % to +34 %), and on a
-smooth object never, while its error grows from iteration 10 (+52 % to +81 %); the
+smooth object late or never while its error grows from iteration 10 (+52 % to +81 % at
+300 and 1000 photons); the
 held-out check is within 10 % of the best in 6 of 9 cases of either seed, its worst
 +19.6 % (``python benchmarks/bench_stop.py --methods fista [--seed 1]``). The held-out
 likelihood in its place scored 5 of 9 (early at 50 photons).

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from ..backend import available_memory, fft_workers, to_host
-from ._plan import Plan, _held_out_check
+from ._plan import Plan
 from ._validate import lazy
 
 __all__ = ["Tiling", "auto_tile_shape", "default_overlap", "solve_tiled", "tiling"]
@@ -280,7 +280,7 @@ def calibrate_iterations(plan: Plan, source: Any, layout: Tiling) -> int | None:
     """
     if not plan.method.iterative or plan.values["stop"] != "auto":
         return None
-    if plan.held_out_iteration is not None and _held_out_check(plan) == "projected":
+    if plan.stops_at_held_out:
         logger.info("stop='auto': every tile runs the plan's held-out iteration, %d",
                     plan.held_out_iteration)
         return plan.held_out_iteration  # fista's rule stops there on any block
