@@ -446,12 +446,11 @@ def projected_pure(data: Any, mean: Any, moved: Any, probe: Any, weights: Any,
     y = data.astype(np.float64)
     size = y.size
     counts = half_spectrum_counts(data.shape[-1], xp)
-    residual = rfftn(mean.astype(np.float64) - y, axes)
+    fit = projected_error(mean, y, weights)
     change = rfftn((moved.astype(np.float64) - mean.astype(np.float64)) / epsilon, axes)
     probe_hat = rfftn(probe.astype(np.float64), axes)
     # Parseval on the half spectrum: Σ_n a_n b_n = Σ_k â*_k b̂_k / N
     weighted = weights * counts
-    fit = float(to_host(xp.sum(weighted * (residual.real**2 + residual.imag**2)))) / size
     divergence = float(to_host(xp.sum(weighted * (probe_hat.conj() * change).real))) / size
     diagonal = float(to_host(xp.sum(weighted))) / size  # Q_nn, the same for every n
     return (fit + 2.0 * divergence - diagonal * float(to_host(xp.sum(y)))) / size
