@@ -4,7 +4,7 @@ discrepancy principle and the projected Poisson risk estimate (PURE).
 Run: python benchmarks/bench_auto_iterative.py [--quick]
      [--methods rltv admm-tv admm-hessian ictm fista]
      [--cases cytoplasm:50 cytoplasm:300 filaments:300 beads:1000] [--rules discrepancy pure]
-     [--seed 0] [--eta 1e-3|plain] [--threads 2] [--curve] [--boundary periodic]
+     [--seed 0] [--eta 1e-3|plain] [--threads 2] [--curve] [--boundary periodic] [--oracle]
 
 For simulated widefield stacks (16x64x64, vectorial PSF NA 1.3 oil 15x31x31,
 voxels 0.2 x 0.1 x 0.1 µm, background 10, Poisson counts) each method runs
@@ -28,14 +28,23 @@ not smooth in λ (ADMM's penalty stuck below its norm's threshold did).
 from outside it) and deconvolves with ``boundary="periodic"``: what the criteria do
 when the data see the whole object, as against the default, where the object
 extends past the field and the methods estimate it on a margin.
+``--oracle`` runs no rule: with the noiseless data from the simulation it finds, for each
+data-space weighting of ``bench_stop_oracle.py`` (PURE's projection for η = 1e-1 … 1e-6,
+the prediction, the blur's stopband), the λ of least *true* error on a grid of 4 a decade
+over [1e-5, 1] (with ``--quick`` or without), and shows the object's NRMSE there over
+the grid's best, for η = 1e-3 (what ``lam="pure"`` estimates) and for the weighting that
+comes closest. Where even the closest is more than 3 % off, no estimate of any of these
+errors, however exact, can choose λ within 3 %.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 import time
 import warnings
+from pathlib import Path
 from unittest import mock
 
 import numpy as np
@@ -47,19 +56,46 @@ from deconvkit.operators import extended_shape
 SPACING = (0.2, 0.1, 0.1)
 
 
-def case(kind: str, photons: float, seed: int = 0, boundary: str = "extended"
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def observation(kind: str, photons: float, seed: int = 0, boundary: str = "extended"
+                ) -> tuple[dk.simulate.Observation, np.ndarray]:
+    """The simulated stack of a case (its data, truth and noiseless mean) and the PSF."""
     field, psf_shape = (16, 64, 64), (15, 31, 31)
     psf = dk.psf.vectorial(psf_shape, SPACING, na=1.3, wavelength=0.52, ni=1.515)
     if boundary == "periodic":
         obj = dk.simulate.phantom(field, SPACING, kind=kind, seed=seed)
-        y, truth = dk.simulate.observe(obj, psf, boundary="periodic", photons=photons,
-                                       background=10, seed=seed + 1)
-        return y, truth, psf
+        return dk.simulate.observe(obj, psf, boundary="periodic", photons=photons,
+                                   background=10, seed=seed + 1), psf
     obj = dk.simulate.phantom(extended_shape(field, psf_shape), SPACING, kind=kind, seed=seed)
-    y, truth = dk.simulate.observe(obj, psf, field_shape=field, photons=photons,
-                                   background=10, seed=seed + 1)
-    return y, truth, psf
+    return dk.simulate.observe(obj, psf, field_shape=field, photons=photons, background=10,
+                               seed=seed + 1), psf
+
+
+def case(kind: str, photons: float, seed: int = 0, boundary: str = "extended"
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Data, truth and PSF of a case."""
+    seen, psf = observation(kind, photons, seed, boundary)
+    return seen.data, seen.ground_truth, psf
+
+
+def oracle_grid(y, truth, noiseless, psf, method, grid, boundary) -> tuple[list, dict]:
+    """The object's NRMSE at each λ of ``grid`` and, per data-space weighting of
+    ``bench_stop_oracle``, the true error (1/N)‖W(μ̂ − μ)‖² of the model at each λ."""
+    from bench_stop_oracle import data_space_weights
+
+    from deconvkit.methods._auto import projected_error
+    from deconvkit.methods._plan import _field_otf2
+
+    chosen = dk.methods.plan(y, psf, method, spacing=SPACING, background=10.0,
+                             lam=float(grid[0]), boundary=boundary)
+    weights = data_space_weights(np.asarray(_field_otf2(chosen, y)))
+    errors, true = [], {name: [] for name in weights}
+    for lam in grid:
+        problem, x = chosen._trial(y, None, float(lam))
+        mean = np.asarray(problem.forward @ x, np.float64) + problem.background
+        errors.append(dk.metrics.nrmse(np.asarray(x)[problem.field], truth))
+        for name, w in weights.items():
+            true[name].append(projected_error(mean, noiseless, w))
+    return errors, true
 
 
 def main() -> None:
@@ -79,7 +115,14 @@ def main() -> None:
     parser.add_argument("--boundary", choices=("extended", "periodic"), default="extended",
                         help="periodic: the object imaged and deconvolved periodically on "
                              "the field (no margin)")
+    parser.add_argument("--oracle", action="store_true",
+                        help="instead of the rules: the λ of least true data-space error "
+                             "(with the noiseless data) for each weighting of "
+                             "bench_stop_oracle.py")
     args = parser.parse_args()
+    if args.oracle:
+        oracle(args)
+        return
     projection = contextlib.nullcontext()
     if args.eta is not None:
         from deconvkit.methods._auto import risk_filter
@@ -135,6 +178,39 @@ def main() -> None:
               f"within 6 % in {near[rule]}", end="")
     print("\n(* : the choice is an end of the search; ratio: its NRMSE over the grid's best; "
           "rla best: rl-accelerated's best iterate)")
+
+
+def oracle(args: argparse.Namespace) -> None:
+    """Where the true data-space errors are least along the grid, against the object's best."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    grid = np.logspace(-5, 0, 21)  # 4 a decade: finer than PURE's refined choice, 10^(1/8)
+    print(f"{'object':9s} {'photons':>7s} {'method':13s} {'best lam':>9s} {'best':>7s} "
+          f"{'G(0.001) lam':>12s} {'ratio':>6s} {'best weighting':>15s} {'lam':>8s} "
+          f"{'ratio':>6s}")
+    projected, any_weighting, total = 0, 0, 0
+    for text in args.cases:
+        kind, photons = text.split(":")
+        seen, psf = observation(kind, float(photons), args.seed, args.boundary)
+        noiseless = seen.noiseless.astype(np.float64)
+        for method in args.methods:
+            with backend.fft_workers(args.threads), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                errors, true = oracle_grid(seen.data, seen.ground_truth, noiseless, psf,
+                                           method, grid, args.boundary)
+            best = int(np.argmin(errors))
+            ratios = {name: errors[int(np.argmin(e))] / errors[best] for name, e in true.items()}
+            closest = min(ratios, key=ratios.get)
+            at = int(np.argmin(true["G(0.001)"]))
+            total += 1
+            projected += ratios["G(0.001)"] <= 1.03
+            any_weighting += ratios[closest] <= 1.03
+            print(f"{kind:9s} {photons:>7s} {method:13s} {grid[best]:9.2e} {errors[best]:7.4f} "
+                  f"{grid[at]:12.2e} {ratios['G(0.001)']:6.3f} {closest:>15s} "
+                  f"{grid[int(np.argmin(true[closest]))]:8.2e} {ratios[closest]:6.3f}",
+                  flush=True)
+    print(f"\nthe true projected error (η = 1e-3, what PURE estimates) is least within 3 % of "
+          f"the grid's best in {projected} of {total}; the best of the weightings, chosen "
+          f"per case with the truth, in {any_weighting} of {total}")
 
 
 if __name__ == "__main__":

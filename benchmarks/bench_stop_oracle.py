@@ -68,6 +68,16 @@ class _Trace(Callback):
                                           mean + self.problem.background)
 
 
+def data_space_weights(otf2: np.ndarray) -> dict[str, np.ndarray]:
+    """The weightings on the rfft half spectrum, by name: G(η) for each η of ``ETAS``, the
+    prediction (all ones) and the stopband |ĥ|² < τ for each τ of ``TAUS`` (``otf2`` its
+    peak 1)."""
+    weights = {f"G({eta:g})": risk_filter(otf2, eta) for eta in ETAS}
+    weights["prediction"] = np.ones_like(otf2)
+    weights.update({f"stop({tau:g})": (otf2 < tau).astype(np.float64) for tau in TAUS})
+    return weights
+
+
 def axial_sum_rank(psf: np.ndarray, slices: int) -> tuple[int, int, int]:
     """Unknowns, rank and full-rank size of the lateral-DC axial operator on the extended
     domain: each of the field's ``slices`` sees the PSF's per-plane flux over its length."""
@@ -100,7 +110,7 @@ def main() -> None:
           f"frequency 0 the field's {slices} slices see {unknowns} object slices on the "
           f"extended domain (rank {rank}, null space {unknowns - rank}); periodic: "
           f"{slices} of {slices}")
-    names = [f"G({eta:g})" for eta in ETAS] + ["prediction"] + [f"stop({t:g})" for t in TAUS]
+    names = list(data_space_weights(np.ones(1)))
     print(f"{'method':6s} {'object':10s} {'photons':>7s} {'best':>7s} {'at':>4s}  "
           + "  ".join(f"{n:>14s}" for n in names))
     reachable, total = 0, 0
@@ -131,11 +141,9 @@ def main() -> None:
                 iterations = sorted(trace.rows)
                 values = np.array([trace.rows[k][0] for k in iterations])
                 best = float(values.min())
-                otf2 = np.asarray(_field_otf2(chosen, y))
-                weights = ([risk_filter(otf2, eta) for eta in ETAS] + [np.ones_like(otf2)]
-                           + [(otf2 < tau).astype(np.float64) for tau in TAUS])
+                weights = data_space_weights(np.asarray(_field_otf2(chosen, y)))
                 cells, hit = [], False
-                for w in weights:
+                for w in weights.values():
                     errors = [projected_error(trace.rows[k][1], noiseless, w) for k in iterations]
                     at = int(np.argmin(errors))
                     excess = values[at] / best - 1
