@@ -79,7 +79,7 @@ def case(kind: str, photons: float, seed: int = 0, boundary: str = "extended"
 
 def oracle_grid(y, truth, noiseless, psf, method, grid, boundary) -> tuple[list, dict]:
     """The object's NRMSE at each λ of ``grid`` and, per data-space weighting of
-    ``bench_stop_oracle``, the true error (1/N)‖W(μ̂ − μ)‖² of the model at each λ."""
+    ``bench_stop_oracle``, the true error ‖W(μ̂ − μ)‖² of the model at each λ."""
     from bench_stop_oracle import data_space_weights
 
     from deconvkit.methods._auto import projected_error
@@ -183,7 +183,7 @@ def main() -> None:
 def oracle(args: argparse.Namespace) -> None:
     """Where the true data-space errors are least along the grid, against the object's best."""
     sys.path.insert(0, str(Path(__file__).parent))
-    grid = np.logspace(-5, 0, 21)  # 4 a decade: finer than PURE's refined choice, 10^(1/8)
+    grid = np.logspace(-5, 0, 21)  # 4 a decade: the quarter decades PURE's refined choice lies on
     print(f"{'object':9s} {'photons':>7s} {'method':13s} {'best lam':>9s} {'best':>7s} "
           f"{'G(0.001) lam':>12s} {'ratio':>6s} {'best weighting':>15s} {'lam':>8s} "
           f"{'ratio':>6s}")

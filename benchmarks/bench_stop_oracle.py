@@ -79,15 +79,21 @@ def data_space_weights(otf2: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def axial_sum_rank(psf: np.ndarray, slices: int) -> tuple[int, int, int]:
-    """Unknowns, rank and full-rank size of the lateral-DC axial operator on the extended
-    domain: each of the field's ``slices`` sees the PSF's per-plane flux over its length."""
+    """The lateral-DC axial operator: each of the field's ``slices`` sees the PSF's per-plane
+    flux over its length. Its unknowns and rank on the extended domain, and its rank when the
+    same flux wraps around the ``slices`` planes (periodic)."""
     flux = psf.sum(axis=(1, 2))
     length = flux.size
     unknowns = slices + length - 1
     moving = np.zeros((slices, unknowns))
+    wrapped = np.zeros((slices, slices))
     for row in range(slices):
         moving[row, row:row + length] = flux[::-1]
-    return unknowns, int(np.linalg.matrix_rank(moving, tol=1e-10 * flux.sum())), slices
+        for k, value in enumerate(flux[::-1]):
+            wrapped[row, (row + k - length // 2) % slices] += value
+    tol = 1e-10 * flux.sum()
+    return (unknowns, int(np.linalg.matrix_rank(moving, tol=tol)),
+            int(np.linalg.matrix_rank(wrapped, tol=tol)))
 
 
 def main() -> None:
@@ -105,11 +111,12 @@ def main() -> None:
     psf_shape = tuple(n - 1 if n % 2 == 0 else n for n in field[:1]) + tuple(
         n // 2 - 1 if (n // 2) % 2 == 0 else n // 2 for n in field[1:])  # fmt: skip
     psf = dk.psf.vectorial(psf_shape, SPACING, na=1.3, wavelength=0.52, ni=1.515)
-    unknowns, rank, slices = axial_sum_rank(psf, field[0])
+    slices = field[0]
+    unknowns, rank, periodic = axial_sum_rank(psf, slices)
     print(f"field {field}, PSF {psf_shape}, {args.boundary}, cap {args.max_iter}; at lateral "
           f"frequency 0 the field's {slices} slices see {unknowns} object slices on the "
-          f"extended domain (rank {rank}, null space {unknowns - rank}); periodic: "
-          f"{slices} of {slices}")
+          f"extended domain (rank {rank}, null space {unknowns - rank}); periodic: rank "
+          f"{periodic} of {slices}")
     names = list(data_space_weights(np.ones(1)))
     print(f"{'method':6s} {'object':10s} {'photons':>7s} {'best':>7s} {'at':>4s}  "
           + "  ".join(f"{n:>14s}" for n in names))
